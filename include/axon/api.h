@@ -1,0 +1,65 @@
+/*
+ * api.h - the REST handlers, one group per file:
+ *   api_objects.c  CRUD, history, timeline for every model object
+ *   api_session.c  sign-in, sign-out, who am I
+ *   api_admin.c    tenant, API keys, passwords, audit
+ *   api_search.c   full-text search
+ *   api_jobs.c     CSV imports, jobs, exports
+ *   openapi.c      the OpenAPI document
+ *   static.c       the browser UI's files
+ * Handlers take the request and reply through http.h; they own nothing
+ * beyond the call.
+ */
+#ifndef AXON_API_H
+#define AXON_API_H
+
+#include "axon/http.h"
+
+void api_health(struct req *r);
+void api_problem_doc(struct req *r);
+
+void api_list(struct req *r);
+void api_create(struct req *r);
+void api_get(struct req *r);
+void api_update(struct req *r);
+void api_delete(struct req *r);
+void api_history(struct req *r);
+void api_timeline(struct req *r);
+void api_deal_stages(struct req *r);
+void api_deal_summary(struct req *r);
+
+void api_login(struct req *r);
+void api_whoami(struct req *r);
+void api_logout(struct req *r);
+
+void api_tenant(struct req *r);
+void api_keys_list(struct req *r);
+void api_keys_create(struct req *r);
+void api_keys_revoke(struct req *r);
+void api_user_password(struct req *r);
+void api_audit_list(struct req *r);
+void api_audit_verify(struct req *r);
+
+void api_search(struct req *r);
+
+void api_import_create(struct req *r);
+void api_import_preview(struct req *r);
+void api_jobs_list(struct req *r);
+void api_job_get(struct req *r);
+void api_job_errors(struct req *r);
+void api_export(struct req *r);
+
+void api_openapi(struct req *r);
+void api_static(struct req *r);
+
+/* Shared by handlers: reply with an object's id-based 404 when the model
+ * has no such object type; returns the def or NULL (reply sent). */
+const struct object_def *api_object(struct req *r, const char *name);
+
+/* Parse If-Match: -1 when absent or "*", else the version; -2 (reply sent) if malformed. */
+long long api_if_match(struct req *r);
+
+/* An integer query parameter in [lo, hi] with a default; -1 (reply sent) if bad. */
+int api_int_param(struct req *r, const char *name, int dflt, int lo, int hi, long long *out);
+
+#endif

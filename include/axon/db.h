@@ -1,0 +1,66 @@
+/*
+ * db.h - SQLite connections, prepared-statement cache, transactions and
+ * migrations.
+ *
+ * A `struct db` wraps one connection and owns its cached statements; it is
+ * used by one thread at a time. HTTP workers each get their own read
+ * connection through db_thread(); all writes go through the writer thread's
+ * connection (writer.h). db_close() finalises everything.
+ *
+ * Statements from db_prep() stay owned by the cache: callers bind, step, and
+ * call db_reset() when done; they never finalise them.
+ */
+#ifndef AXON_DB_H
+#define AXON_DB_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "axon/error.h"
+
+struct db;
+
+enum db_open_flags {
+    DB_CREATE = 1,      /* create the file and apply migrations */
+    DB_READONLY = 2     /* query-only connection (still WAL-capable) */
+};
+
+struct db *db_open(const char *path, int flags, struct ax_err *err);
+void db_close(struct db *d);
+sqlite3 *db_handle(struct db *d);
+
+/* The calling thread's read connection to `axon_config.db_path`, opened on
+ * first use and closed at thread exit. NULL (and err) if it cannot open. */
+struct db *db_thread(struct ax_err *err);
+
+/* Prepare through the cache (keyed by SQL text). NULL + err on failure. */
+sqlite3_stmt *db_prep(struct db *d, const char *sql, struct ax_err *err);
+void db_reset(sqlite3_stmt *st);
+
+/* Run SQL with no result rows; -1 + err on failure. */
+int db_exec(struct db *d, const char *sql, struct ax_err *err);
+
+int db_begin(struct db *d, struct ax_err *err);       /* BEGIN IMMEDIATE */
+int db_commit(struct db *d, struct ax_err *err);
+void db_rollback(struct db *d);
+
+/* Map a failed sqlite call to an ax_err (constraint -> 409, busy -> 503). */
+int db_fail(struct db *d, struct ax_err *err, const char *what);
+
+/* Apply schema migrations not yet applied (PRAGMA user_version). */
+int db_migrate(struct db *d, struct ax_err *err);
+
+/* Read one integer (first column of first row) with up to 3 text binds. */
+int db_scalar_int(struct db *d, const char *sql, int64_t *out, struct ax_err *err,
+                  int nbind, ...);
+
+/* Key/value settings in the `meta` table. Returned text is malloc'd. */
+char *db_meta_get(struct db *d, const char *key);
+int db_meta_set(struct db *d, const char *key, const char *value, struct ax_err *err);
+
+/* Hook run on every new connection (e.g. to register the search tokenizer). */
+typedef int (*db_conn_hook)(sqlite3 *h);
+void db_set_conn_hook(db_conn_hook hook);
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * ids.h - opaque public ids: a type prefix, '_', and 20 characters of
+ * lowercase base32 from 100 random bits (libsodium). Ids are not
+ * enumerable and carry no tenant or sequence. Callers own the char arrays.
+ */
+#ifndef AXON_IDS_H
+#define AXON_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ID_MAX 40       /* buffer size that fits any id and its NUL */
+#define ID_RANDOM_LEN 20
+
+void id_new(const char *prefix, char out[ID_MAX]);
+
+/* True when `s` looks like an id with this prefix (cheap syntax check). */
+bool id_valid(const char *prefix, const char *s);
+
+/* Random URL-safe token of `nbytes` random bytes (base64url, no padding). */
+void id_token(char *out, size_t outsz, size_t nbytes);
+
+#endif

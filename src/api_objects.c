@@ -1,0 +1,440 @@
+/* api_objects.c - CRUD, history and timeline for every model object. */
+#include "axon/api.h"
+
+#include "axon/audit.h"
+#include "axon/idem.h"
+#include "axon/model.h"
+#include "axon/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shared helpers ---- */
+
+const struct object_def *api_object(struct req *r, const char *name)
+{
+    const struct object_def *def = model_find(name);
+    if (!def)
+        http_reply_problem(r, AX_ENOTFOUND, "no such resource");
+    return def;
+}
+
+long long api_if_match(struct req *r)
+{
+    const char *h = http_header(r, "If-Match");
+    if (!h || strcmp(h, "*") == 0)
+        return -1;
+    char *end;
+    if (h[0] != '"' || h[1] < '0' || h[1] > '9') {
+        http_reply_problem(r, AX_EBADREQ, "If-Match must be an ETag like \"3\" (weak tags never match)");
+        return -2;
+    }
+    long long v = strtoll(h + 1, &end, 10);
+    if (end[0] != '"' || end[1] != '\0' || v < 0) {
+        http_reply_problem(r, AX_EBADREQ, "If-Match must be a single ETag like \"3\"");
+        return -2;
+    }
+    return v;
+}
+
+int api_int_param(struct req *r, const char *name, int dflt, int lo, int hi, long long *out)
+{
+    const char *v = http_query(r, name);
+    *out = dflt;
+    if (!v)
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*v == '\0' || *end || n < lo || n > hi) {
+        http_reply_problem(r, AX_EBADREQ, "'%s' must be an integer from %d to %d", name, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static void set_etag(struct req *r, long long version)
+{
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%lld\"", version);
+    http_add_header(r, "ETag", etag);
+}
+
+static struct db *read_db(struct req *r)
+{
+    struct ax_err e;
+    ax_err_clear(&e);
+    struct db *d = db_thread(&e);
+    if (!d)
+        http_reply_error(r, &e);
+    return d;
+}
+
+static bool can_read(struct req *r, const struct object_def *def)
+{
+    return http_require_role(r, def->read_roles);
+}
+
+/* ---- reads ---- */
+
+struct list_params {
+    struct db *d;
+    const struct ax_ctx *c;
+    const struct object_def *def;
+    struct store_query *q;
+    struct ax_err err;
+};
+
+static int list_param(void *arg, const char *key, const char *value)
+{
+    struct list_params *p = arg;
+    return store_query_param(p->d, p->c, p->def, p->q, key, value, &p->err);
+}
+
+void api_list(struct req *r)
+{
+    const struct object_def *def = api_object(r, r->params[0]);
+    if (!def || !can_read(r, def))
+        return;
+    struct db *d = read_db(r);
+    if (!d)
+        return;
+    struct store_query q;
+    store_query_init(&q);
+    struct list_params p = {d, &r->ctx, def, &q, {0}};
+    ax_err_clear(&p.err);
+    struct buf out;
+    buf_init(&out, 0);
+    if (http_each_query(r, list_param, &p) || store_list(d, &r->ctx, def, &q, &out, &p.err))
+        http_reply_error(r, &p.err);
+    else
+        http_reply_buf(r, 200, &out);
+    buf_free(&out);
+    store_query_release(&q);
+}
+
+void api_get(struct req *r)
+{
+    const struct object_def *def = api_object(r, r->params[0]);
+    if (!def || !can_read(r, def))
+        return;
+    struct db *d = read_db(r);
+    if (!d)
+        return;
+    struct store_result res;
+    struct ax_err e;
+    ax_err_clear(&e);
+    if (store_get(d, &r->ctx, def, r->params[1], &res, &e)) {
+        http_reply_error(r, &e);
+        return;
+    }
+    /* A client that has this version already needs no body. */
+    char etag[32];
+    snprintf(etag, sizeof etag, "\"%lld\"", (long long)res.version);
+    const char *inm = http_header(r, "If-None-Match");
+    set_etag(r, res.version);
+    if (inm && strcmp(inm, etag) == 0)
+        http_reply(r, 304, NULL, "", 0);
+    else
+        http_reply_json(r, 200, res.doc);
+    store_result_free(&res);
+}
+
+void api_history(struct req *r)
+{
+    const struct object_def *def = api_object(r, r->params[0]);
+    if (!def || !can_read(r, def))
+        return;
+    struct db *d = read_db(r);
+    long long limit, before;
+    if (!d || api_int_param(r, "limit", 50, 1, 200, &limit) ||
+        api_int_param(r, "after", 0, 0, 2000000000, &before))
+        return;
+    struct ax_err e;
+    ax_err_clear(&e);
+    int found = store_exists(d, r->ctx.tenant, def, r->params[1], &e);
+    if (found == 0)
+        ax_fail(&e, AX_ENOTFOUND, "no %s with id '%.60s'", def->singular, r->params[1]);
+    struct buf out;
+    buf_init(&out, 0);
+    if (found != 1 || audit_history(d, r->ctx.tenant, r->params[1], (int)limit, before, &out, &e))
+        http_reply_error(r, &e);
+    else
+        http_reply_buf(r, 200, &out);
+    buf_free(&out);
+}
+
+void api_timeline(struct req *r)
+{
+    struct db *d = read_db(r);
+    long long limit;
+    if (!d || api_int_param(r, "limit", 25, 1, 200, &limit))
+        return;
+    struct ax_err e;
+    ax_err_clear(&e);
+    struct buf out;
+    buf_init(&out, 0);
+    if (store_timeline(d, &r->ctx, r->params[0], (int)limit, http_query(r, "after"), &out, &e))
+        http_reply_error(r, &e);
+    else
+        http_reply_buf(r, 200, &out);
+    buf_free(&out);
+}
+
+void api_deal_stages(struct req *r)
+{
+    struct db *d = read_db(r);
+    if (!d)
+        return;
+    struct ax_err e;
+    ax_err_clear(&e);
+    int found = store_exists(d, r->ctx.tenant, model_find("deals"), r->params[0], &e);
+    if (found != 1) {
+        if (found == 0)
+            ax_fail(&e, AX_ENOTFOUND, "no deal with id '%.60s'", r->params[0]);
+        http_reply_error(r, &e);
+        return;
+    }
+    sqlite3_stmt *st = db_prep(d,
+        "SELECT from_stage, to_stage, at, actor FROM deal_stage_changes "
+        "WHERE tenant_id=? AND deal_id=? ORDER BY rid", &e);
+    if (!st) {
+        http_reply_error(r, &e);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, r->ctx.tenant);
+    sqlite3_bind_text(st, 2, r->params[0], -1, SQLITE_STATIC);
+    struct buf out;
+    buf_init(&out, 0);
+    buf_adds(&out, "{\"data\":[");
+    static const char *names[] = {"from", "to", "at", "actor"};
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        buf_adds(&out, n++ ? ",{" : "{");
+        for (int i = 0; i < 4; i++) {
+            const char *v = (const char *)sqlite3_column_text(st, i);
+            buf_addf(&out, "%s\"%s\":", i ? "," : "", names[i]);
+            if (v)
+                buf_add_json_str(&out, v, strlen(v));
+            else
+                buf_adds(&out, "null");
+        }
+        buf_addc(&out, '}');
+    }
+    db_reset(st);
+    buf_adds(&out, "],\"next\":null}");
+    http_reply_buf(r, 200, &out);
+    buf_free(&out);
+}
+
+/* Deals per stage of a pipeline, with counts and amounts: the board's
+ * column totals without loading every deal. Takes the list filters. */
+void api_deal_summary(struct req *r)
+{
+    const struct object_def *def = model_find("deals");
+    if (!can_read(r, def))
+        return;
+    struct db *d = read_db(r);
+    if (!d)
+        return;
+    struct ax_err e;
+    ax_err_clear(&e);
+    const char *owner = http_query(r, "owner_id"), *product = http_query(r, "product_id");
+    const char *pipeline = http_query(r, "pipeline_id");
+    bool amounts = model_field_readable(model_field(def, "amount"), r->ctx.role);
+    sqlite3_stmt *st = db_prep(d,
+        "SELECT stage, count(*), total(amount) FROM deals WHERE tenant_id=?1 "
+        "AND (?2 IS NULL OR owner_id=?2) AND (?3 IS NULL OR product_id=?3) "
+        "AND (?4 IS NULL OR pipeline_id=?4) GROUP BY stage", &e);
+    if (!st) {
+        http_reply_error(r, &e);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, r->ctx.tenant);
+    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, product, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, pipeline, -1, SQLITE_STATIC);
+    struct buf out;
+    buf_init(&out, 0);
+    buf_adds(&out, "{\"data\":[");
+    int n = 0;
+    long long total = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *stage = (const char *)sqlite3_column_text(st, 0);
+        long long count = sqlite3_column_int64(st, 1);
+        total += count;
+        buf_adds(&out, n++ ? ",{\"stage\":" : "{\"stage\":");
+        buf_add_json_str(&out, stage, strlen(stage));
+        buf_addf(&out, ",\"count\":%lld", count);
+        if (amounts)
+            buf_addf(&out, ",\"amount\":%.2f", sqlite3_column_double(st, 2));
+        buf_addc(&out, '}');
+    }
+    db_reset(st);
+    buf_addf(&out, "],\"total\":%lld}", total);
+    http_reply_buf(r, 200, &out);
+    buf_free(&out);
+}
+
+/* ---- writes ---- */
+
+enum write_kind { W_CREATE, W_UPDATE, W_DELETE };
+
+struct obj_write {
+    enum write_kind kind;
+    const struct object_def *def;
+    struct req *r;
+    char id[ID_MAX];
+    json_t *input;
+    long long if_version;
+    char idem_key[256];
+    unsigned char fp[IDEM_FP_LEN];
+};
+
+static void obj_write_free(void *p)
+{
+    struct obj_write *w = p;
+    json_decref(w->input);
+    free(w);
+}
+
+static void reply_doc(struct req *r, const struct object_def *def, int status,
+                      const struct store_result *res)
+{
+    char *masked = model_mask_doc(def, res->doc, r->ctx.role);
+    set_etag(r, res->version);
+    http_reply_json(r, status, masked ? masked : res->doc);
+    free(masked);
+}
+
+static int run_write(struct db *d, void *arg, struct ax_err *err)
+{
+    struct obj_write *w = arg;
+    struct req *r = w->r;
+    struct store_result res;
+    memset(&res, 0, sizeof res);
+    if (w->idem_key[0]) {
+        struct idem_resp prev;
+        int found = idem_lookup(d, &r->ctx, w->idem_key, w->fp, &prev, err);
+        if (found < 0)
+            return -1;
+        if (found == 1) {
+            if (prev.location)
+                http_add_header(r, "Location", prev.location);
+            if (prev.etag)
+                http_add_header(r, "ETag", prev.etag);
+            http_add_header(r, "Idempotent-Replayed", "true");
+            http_reply_json(r, prev.status, prev.body ? prev.body : "");
+            idem_resp_free(&prev);
+            return 0;
+        }
+    }
+    int rc;
+    switch (w->kind) {
+    case W_CREATE:
+        rc = store_create(d, &r->ctx, w->def, w->input, &res, err);
+        if (rc == 0) {
+            char loc[128];
+            snprintf(loc, sizeof loc, "/api/v1/%s/%s", w->def->name, res.id);
+            http_add_header(r, "Location", loc);
+            reply_doc(r, w->def, 201, &res);
+        }
+        break;
+    case W_UPDATE:
+        rc = store_update(d, &r->ctx, w->def, w->id, w->input, w->if_version, &res, err);
+        if (rc == 0)
+            reply_doc(r, w->def, 200, &res);
+        break;
+    default:
+        rc = store_delete(d, &r->ctx, w->def, w->id, w->if_version, err);
+        if (rc == 0)
+            http_reply(r, 204, NULL, "", 0);
+        break;
+    }
+    store_result_free(&res);
+    if (rc == 0 && w->idem_key[0]) {
+        const char *loc = NULL, *etag = NULL;
+        for (int i = 0; i < r->nheaders; i++) {
+            if (strcmp(r->hname[i], "Location") == 0)
+                loc = r->hvalue[i];
+            if (strcmp(r->hname[i], "ETag") == 0)
+                etag = r->hvalue[i];
+        }
+        static const char *methods[] = {"POST", "PATCH", "DELETE"};
+        rc = idem_save(d, &r->ctx, w->idem_key, methods[w->kind], r->url, w->fp, r->status, loc,
+                       etag, r->resp ? r->resp : "", err);
+    }
+    return rc;
+}
+
+static struct obj_write *new_write(struct req *r, enum write_kind kind,
+                                   const struct object_def *def)
+{
+    struct obj_write *w = calloc(1, sizeof *w);
+    if (!w) {
+        http_reply_problem(r, AX_EUNAVAIL, "out of memory");
+        return NULL;
+    }
+    w->kind = kind;
+    w->def = def;
+    w->r = r;
+    w->if_version = -1;
+    const char *key = http_header(r, "Idempotency-Key");
+    if (key) {
+        if (!idem_key_ok(key)) {
+            http_reply_problem(r, AX_EBADREQ, "Idempotency-Key must be 1 to 255 printable characters");
+            free(w);
+            return NULL;
+        }
+        snprintf(w->idem_key, sizeof w->idem_key, "%s", key);
+        static const char *methods[] = {"POST", "PATCH", "DELETE"};
+        idem_fingerprint(methods[kind], r->url, r->body.data, r->body.len, w->fp);
+    }
+    if (r->nparams > 1)
+        snprintf(w->id, sizeof w->id, "%.*s", ID_MAX - 1, r->params[1]);
+    return w;
+}
+
+static void write_object(struct req *r, enum write_kind kind)
+{
+    const struct object_def *def = api_object(r, r->params[0]);
+    if (!def)
+        return;
+    int roles = kind == W_DELETE ? def->delete_roles : def->write_roles;
+    if (!http_require_role(r, roles))
+        return;
+    if (kind != W_CREATE && strlen(r->params[1]) >= ID_MAX) {
+        http_reply_problem(r, AX_ENOTFOUND, "no %s with this id", def->singular);
+        return;
+    }
+    long long if_version = -1;
+    if (kind != W_CREATE && (if_version = api_if_match(r)) == -2)
+        return;
+    json_t *input = NULL;
+    if (kind != W_DELETE) {
+        json_t *body = http_json_body(r);
+        if (!body)
+            return;
+        struct ax_err e;
+        ax_err_clear(&e);
+        input = model_check_input(def, body, kind == W_CREATE, &e);
+        json_decref(body);
+        if (!input) {
+            http_reply_error(r, &e);
+            return;
+        }
+    }
+    struct obj_write *w = new_write(r, kind, def);
+    if (!w) {
+        json_decref(input);
+        return;
+    }
+    w->input = input;
+    w->if_version = if_version;
+    http_write(r, run_write, w, obj_write_free);
+}
+
+void api_create(struct req *r) { write_object(r, W_CREATE); }
+void api_update(struct req *r) { write_object(r, W_UPDATE); }
+void api_delete(struct req *r) { write_object(r, W_DELETE); }

@@ -12,7 +12,7 @@ LIBOBJ  := $(filter-out build/obj/main.o,$(OBJ)) build/obj/schema_gen.o
 SCHEMA  := $(sort $(wildcard schema/*.sql))
 UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps run test unit api-test bench clean
+.PHONY: all deps run test unit api-test test-browser bench clean
 all: axon
 
 deps:
@@ -54,10 +54,21 @@ unit: $(UNIT)
 api-test: axon
 	$(PYTHON) -m pytest -q tests/api
 
+# Browser tests: playwright-core (pinned in tests/browser/package-lock.json,
+# installed with npm ci) driving Debian's chromium against a real Axon.
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test-browser: axon tests/browser/node_modules/.installed
+	@command -v chromium >/dev/null || scripts/deps.sh test
+	cd tests/browser && node --test --test-concurrency=1 .
+
 test:
 	@scripts/deps.sh test
 	$(MAKE) axon unit
 	$(MAKE) api-test
+	$(MAKE) test-browser
 
 bench:
 	@scripts/deps.sh bench

@@ -7,6 +7,9 @@
 -- (natural key for upserts), attrs (custom fields, JSON) and doc (the JSON
 -- served to clients, kept in step with the columns by the store layer).
 -- Column names equal API field names; the store checks this at start.
+-- Each object table has a unique index on `id` (ids are random and
+-- global) and an index on `tenant_id` alone, whose entries are ordered by
+-- rid within a tenant: it serves "newest first" lists without a sort.
 
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -31,7 +34,8 @@ CREATE TABLE units (
     description TEXT,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX units_id ON units(tenant_id, id);
+CREATE UNIQUE INDEX units_id ON units(id);
+CREATE INDEX units_tenant ON units(tenant_id);
 CREATE UNIQUE INDEX units_name ON units(tenant_id, name);
 CREATE UNIQUE INDEX units_ext ON units(tenant_id, external_id) WHERE external_id IS NOT NULL;
 
@@ -52,7 +56,8 @@ CREATE TABLE users (
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL,
     password_hash TEXT               -- argon2id; never part of doc
 );
-CREATE UNIQUE INDEX users_id ON users(tenant_id, id);
+CREATE UNIQUE INDEX users_id ON users(id);
+CREATE INDEX users_tenant ON users(tenant_id);
 CREATE UNIQUE INDEX users_email ON users(tenant_id, email) WHERE email IS NOT NULL;
 CREATE INDEX users_name ON users(tenant_id, name);
 CREATE UNIQUE INDEX users_ext ON users(tenant_id, external_id) WHERE external_id IS NOT NULL;
@@ -70,7 +75,8 @@ CREATE TABLE customers (
     parent_id TEXT, owner_id TEXT, unit_id TEXT,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX customers_id ON customers(tenant_id, id);
+CREATE UNIQUE INDEX customers_id ON customers(id);
+CREATE INDEX customers_tenant ON customers(tenant_id);
 CREATE UNIQUE INDEX customers_ext ON customers(tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX customers_name ON customers(tenant_id, name);
 CREATE INDEX customers_email ON customers(tenant_id, email) WHERE email IS NOT NULL;
@@ -87,7 +93,8 @@ CREATE TABLE contacts (
     customer_id TEXT, owner_id TEXT, unit_id TEXT,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX contacts_id ON contacts(tenant_id, id);
+CREATE UNIQUE INDEX contacts_id ON contacts(id);
+CREATE INDEX contacts_tenant ON contacts(tenant_id);
 CREATE UNIQUE INDEX contacts_ext ON contacts(tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX contacts_name ON contacts(tenant_id, name);
 CREATE INDEX contacts_email ON contacts(tenant_id, email) WHERE email IS NOT NULL;
@@ -104,7 +111,8 @@ CREATE TABLE products (
     active INTEGER NOT NULL DEFAULT 1,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX products_id ON products(tenant_id, id);
+CREATE UNIQUE INDEX products_id ON products(id);
+CREATE INDEX products_tenant ON products(tenant_id);
 CREATE UNIQUE INDEX products_ext ON products(tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX products_name ON products(tenant_id, name);
 
@@ -118,7 +126,8 @@ CREATE TABLE pipelines (
     stages TEXT NOT NULL,            -- JSON [{key,label,outcome,probability}]
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX pipelines_id ON pipelines(tenant_id, id);
+CREATE UNIQUE INDEX pipelines_id ON pipelines(id);
+CREATE INDEX pipelines_tenant ON pipelines(tenant_id);
 CREATE UNIQUE INDEX pipelines_name ON pipelines(tenant_id, name);
 CREATE UNIQUE INDEX pipelines_ext ON pipelines(tenant_id, external_id) WHERE external_id IS NOT NULL;
 
@@ -137,7 +146,8 @@ CREATE TABLE deals (
     owner_id TEXT, unit_id TEXT,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX deals_id ON deals(tenant_id, id);
+CREATE UNIQUE INDEX deals_id ON deals(id);
+CREATE INDEX deals_tenant ON deals(tenant_id);
 CREATE UNIQUE INDEX deals_ext ON deals(tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX deals_stage ON deals(tenant_id, stage);
 CREATE INDEX deals_customer ON deals(tenant_id, customer_id);
@@ -174,7 +184,8 @@ CREATE TABLE tickets (
     owner_id TEXT, unit_id TEXT,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX tickets_id ON tickets(tenant_id, id);
+CREATE UNIQUE INDEX tickets_id ON tickets(id);
+CREATE INDEX tickets_tenant ON tickets(tenant_id);
 CREATE UNIQUE INDEX tickets_ext ON tickets(tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX tickets_customer ON tickets(tenant_id, customer_id);
 CREATE INDEX tickets_status ON tickets(tenant_id, status);
@@ -194,7 +205,8 @@ CREATE TABLE activities (
     owner_id TEXT, unit_id TEXT,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX activities_id ON activities(tenant_id, id);
+CREATE UNIQUE INDEX activities_id ON activities(id);
+CREATE INDEX activities_tenant ON activities(tenant_id);
 CREATE UNIQUE INDEX activities_ext ON activities(tenant_id, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX activities_customer ON activities(tenant_id, customer_id, occurred_at);
 CREATE INDEX activities_deal ON activities(tenant_id, deal_id) WHERE deal_id IS NOT NULL;
@@ -214,7 +226,8 @@ CREATE TABLE custom_fields (
     required INTEGER NOT NULL DEFAULT 0,
     external_id TEXT, attrs TEXT, doc TEXT NOT NULL
 );
-CREATE UNIQUE INDEX custom_fields_id ON custom_fields(tenant_id, id);
+CREATE UNIQUE INDEX custom_fields_id ON custom_fields(id);
+CREATE INDEX custom_fields_tenant ON custom_fields(tenant_id);
 CREATE UNIQUE INDEX custom_fields_name ON custom_fields(tenant_id, object, name);
 CREATE UNIQUE INDEX custom_fields_ext ON custom_fields(tenant_id, external_id) WHERE external_id IS NOT NULL;
 
@@ -317,7 +330,7 @@ CREATE TABLE job_errors (
 CREATE INDEX job_errors_job ON job_errors(job_rid, row);
 
 -- Full-text index over customers, contacts, tickets and activities.
--- rowid = object rid * 8 + kind. `scope` holds "t<tenant rid>" and the kind,
+-- rowid = object rid * 16 + kind. `scope` holds "t<tenant rid>" and the kind,
 -- so the index itself narrows a query to one tenant. Tokenizer: search.c.
 CREATE VIRTUAL TABLE search_index USING fts5(
     scope, title, body, tokenize = 'axon'

@@ -7,7 +7,11 @@ level=${1:-build}
 pkgs="gcc make pkg-config libmicrohttpd-dev libsqlite3-dev sqlite3 liblua5.4-dev
 libjansson-dev libcurl4-openssl-dev libsodium-dev libarchive-dev libutf8proc-dev libcsv-dev"
 case $level in
-  test|bench) pkgs="$pkgs libcmocka-dev python3 python3-pytest python3-jsonschema python3-requests" ;;
+  test|bench) pkgs="$pkgs libcmocka-dev python3 python3-pytest python3-jsonschema python3-requests"
+    # Browser tests: Debian's chromium, a CJK font so Chinese renders, and
+    # node/npm for playwright-core (only when no node is on the machine).
+    pkgs="$pkgs chromium fonts-noto-cjk"
+    command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm" ;;
 esac
 case $level in
   bench) pkgs="$pkgs wrk" ;;

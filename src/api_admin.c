@@ -122,6 +122,14 @@ static int run_key_create(struct db *d, void *arg, struct ax_err *err)
     if (auth_api_key_create(d, &k->r->ctx, k->name, k->scopes, k->has_expiry ? k->expires : NULL,
                             token, id, err))
         return -1;
+    /* Answer with the scopes as stored ("admin" is "read write admin"). */
+    sqlite3_stmt *st = db_prep(d, "SELECT scopes FROM api_keys WHERE id=?", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(k->scopes, sizeof k->scopes, "%s", (const char *)sqlite3_column_text(st, 0));
+    db_reset(st);
     json_t *audit = json_pack("{s:[ns],s:[ns]}", "name", k->name, "scopes", k->scopes);
     int rc = audit_append(d, &k->r->ctx, "api_keys", id, "create", audit, err);
     json_decref(audit);
@@ -175,7 +183,7 @@ static int run_key_revoke(struct db *d, void *arg, struct ax_err *err)
     struct req *r = arg;
     if (auth_api_key_revoke(d, &r->ctx, r->params[0], err))
         return -1;
-    json_t *audit = json_pack("{s:[sb]}", "revoked", "false", 1);
+    json_t *audit = json_pack("{s:[bb]}", "revoked", 0, 1);
     int rc = audit_append(d, &r->ctx, "api_keys", r->params[0], "update", audit, err);
     json_decref(audit);
     if (rc == 0)

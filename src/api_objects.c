@@ -141,6 +141,31 @@ void api_get(struct req *r)
     store_result_free(&res);
 }
 
+/* The before/after values of fields the role may not read (a service
+ * agent and a customer's revenue) leave the history too. Returns NULL when
+ * nothing needs removing, else a malloc'd new text. */
+static char *mask_history(const struct object_def *def, const char *text, int role)
+{
+    bool any = false;
+    for (int i = 0; i < def->nfields; i++)
+        if (!model_field_readable(&def->fields[i], role))
+            any = true;
+    json_t *o = any && text ? json_loads(text, 0, NULL) : NULL;
+    if (!o)
+        return NULL;
+    size_t k;
+    json_t *row;
+    json_array_foreach(json_object_get(o, "data"), k, row) {
+        json_t *changes = json_object_get(row, "changes");
+        for (int i = 0; i < def->nfields; i++)
+            if (!model_field_readable(&def->fields[i], role) && json_is_object(changes))
+                json_object_del(changes, def->fields[i].name);
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
 void api_history(struct req *r)
 {
     const struct object_def *def = api_object(r, r->params[0]);
@@ -153,15 +178,24 @@ void api_history(struct req *r)
         return;
     struct ax_err e;
     ax_err_clear(&e);
+    /* A deleted record keeps its history (the audit trail outlives it). */
     int found = store_exists(d, r->ctx.tenant, def, r->params[1], &e);
+    if (found == 0)
+        found = audit_knows(d, r->ctx.tenant, def->name, r->params[1], &e);
     if (found == 0)
         ax_fail(&e, AX_ENOTFOUND, "no %s with id '%.60s'", def->singular, r->params[1]);
     struct buf out;
     buf_init(&out, 0);
-    if (found != 1 || audit_history(d, r->ctx.tenant, r->params[1], (int)limit, before, &out, &e))
+    if (found != 1 || audit_history(d, r->ctx.tenant, r->params[1], (int)limit, before, &out, &e)) {
         http_reply_error(r, &e);
-    else
-        http_reply_buf(r, 200, &out);
+    } else {
+        char *masked = mask_history(def, out.data, r->ctx.role);
+        if (masked)
+            http_reply_json(r, 200, masked);
+        else
+            http_reply_buf(r, 200, &out);
+        free(masked);
+    }
     buf_free(&out);
 }
 

@@ -1,9 +1,11 @@
 /* audit.c - append-only, hash-chained audit rows. */
 #include "axon/audit.h"
 
+#include "axon/jx.h"
 #include "axon/timefmt.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,30 +35,67 @@ static void chain(const unsigned char prev[HASH_LEN], const unsigned char conten
     crypto_hash_sha256_final(&st, out);
 }
 
-int audit_append(struct db *d, const struct ax_ctx *c, const char *object,
-                 const char *object_id, const char *action, json_t *changes,
-                 struct ax_err *err)
+/* The chain's head (last seq and hash) of one tenant, remembered for the
+ * rest of the transaction: an import writes hundreds of rows per
+ * transaction and need not read the head back each time. Forgotten when a
+ * transaction begins and when a savepoint rolls back (db_txn_hooks). */
+static __thread struct {
+    bool valid;
+    int64_t tenant, seq;
+    unsigned char hash[HASH_LEN];
+} head;
+
+static void forget_head(size_t mark)
 {
-    unsigned char prev[HASH_LEN] = {0}, content[HASH_LEN], hash[HASH_LEN];
-    int64_t seq = 1;
+    (void)mark;
+    head.valid = false;
+}
+
+static const struct db_txn_hooks head_hooks = {NULL, NULL, forget_head};
+
+void audit_init(void) { db_add_txn_hooks(&head_hooks); }
+
+static int read_head(struct db *d, int64_t tenant, int64_t *seq,
+                     unsigned char prev[HASH_LEN], struct ax_err *err)
+{
+    if (head.valid && head.tenant == tenant) {
+        *seq = head.seq;
+        memcpy(prev, head.hash, HASH_LEN);
+        return 0;
+    }
     sqlite3_stmt *st = db_prep(d,
         "SELECT seq, hash FROM audit WHERE tenant_id=? ORDER BY seq DESC LIMIT 1", err);
     if (!st)
         return -1;
-    sqlite3_bind_int64(st, 1, c->tenant);
+    sqlite3_bind_int64(st, 1, tenant);
     int rc = sqlite3_step(st);
+    *seq = 0;
+    memset(prev, 0, HASH_LEN);
     if (rc == SQLITE_ROW) {
-        seq = sqlite3_column_int64(st, 0) + 1;
+        *seq = sqlite3_column_int64(st, 0);
         if (sqlite3_column_bytes(st, 1) == HASH_LEN)
             memcpy(prev, sqlite3_column_blob(st, 1), HASH_LEN);
     }
     db_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(d, err, "audit head");
+    return 0;
+}
+
+int audit_append(struct db *d, const struct ax_ctx *c, const char *object,
+                 const char *object_id, const char *action, json_t *changes,
+                 struct ax_err *err)
+{
+    unsigned char prev[HASH_LEN], content[HASH_LEN], hash[HASH_LEN];
+    int64_t seq;
+    int rc;
+    if (read_head(d, c->tenant, &seq, prev, err))
+        return -1;
+    seq++;
 
     char at[TIME_TEXT_MAX];
     time_format_ms(time_now_ms(), at);
-    char *ch = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
+    char *ch = jx_dumps(changes, JX_SORT_KEYS);
     if (!ch)
         return ax_fail(err, AX_EINTERNAL, "out of memory");
     struct buf text;
@@ -71,7 +110,7 @@ int audit_append(struct db *d, const struct ax_ctx *c, const char *object,
     buf_free(&text);
     chain(prev, content, hash);
 
-    st = db_prep(d,
+    sqlite3_stmt *st = db_prep(d,
         "INSERT INTO audit(tenant_id,seq,at,actor_type,actor_id,source,trigger,request_id,"
         "object,object_id,action,changes,content_hash,hash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         err);
@@ -96,8 +135,14 @@ int audit_append(struct db *d, const struct ax_ctx *c, const char *object,
     rc = sqlite3_step(st);
     db_reset(st);
     free(ch);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE) {
+        head.valid = false;
         return db_fail(d, err, "audit insert");
+    }
+    head.valid = !sqlite3_get_autocommit(db_handle(d));
+    head.tenant = c->tenant;
+    head.seq = seq;
+    memcpy(head.hash, hash, HASH_LEN);
     return 0;
 }
 
@@ -138,6 +183,15 @@ int audit_verify(struct db *d, int64_t tenant, struct buf *out, struct ax_err *e
             break;
         }
         const unsigned char *stored_content = sqlite3_column_blob(st, 11);
+        const char *changes = nz(col(st, 10));
+        if (sqlite3_column_int(st, 13) && strcmp(changes, "{}") && strcmp(changes, "null") &&
+            changes[0]) {
+            /* A redacted row keeps only its hash; content there was not erased
+             * but written after the fact. */
+            broken = "redacted row has content";
+            broken_seq = seq;
+            break;
+        }
         if (!sqlite3_column_int(st, 13)) {
             unsigned char content[HASH_LEN];
             buf_reset(&text);
@@ -245,4 +299,21 @@ int audit_list(struct db *d, int64_t tenant, const char *object, int limit,
     sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, limit + 1);
     return rows_json(d, st, limit, out, err);
+}
+
+int audit_knows(struct db *d, int64_t tenant, const char *object, const char *object_id,
+                struct ax_err *err)
+{
+    sqlite3_stmt *st = db_prep(d,
+        "SELECT 1 FROM audit WHERE tenant_id=? AND object_id=? AND object=? LIMIT 1", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, tenant);
+    sqlite3_bind_text(st, 2, object_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, object, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    db_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(d, err, "audit");
+    return rc == SQLITE_ROW;
 }

@@ -173,10 +173,21 @@ sqlite3_stmt *db_prep(struct db *d, const char *sql, struct ax_err *err)
             break;
         }
     }
+    /* Evict only a statement nobody is stepping: a caller may hold one
+     * while preparing another. */
+    for (unsigned probe = 0; !victim && probe < CACHE_SLOTS; probe++) {
+        struct cache_entry *e = &d->cache[(slot + probe) & (CACHE_SLOTS - 1)];
+        if (!sqlite3_stmt_busy(e->st)) {
+            sqlite3_finalize(e->st);
+            free(e->sql);
+            e->st = NULL;
+            victim = e;
+        }
+    }
     if (!victim) {
-        victim = &d->cache[slot];
-        sqlite3_finalize(victim->st);
-        free(victim->sql);
+        sqlite3_finalize(st);
+        ax_fail(err, AX_EINTERNAL, "too many statements in use");
+        return NULL;
     }
     victim->sql = strdup(sql);
     if (!victim->sql) {
@@ -210,7 +221,7 @@ int db_exec(struct db *d, const char *sql, struct ax_err *err)
     return 0;
 }
 
-static int exec_cached(struct db *d, const char *sql, struct ax_err *err)
+int db_run(struct db *d, const char *sql, struct ax_err *err)
 {
     sqlite3_stmt *st = db_prep(d, sql, err);
     if (!st)
@@ -222,11 +233,66 @@ static int exec_cached(struct db *d, const char *sql, struct ax_err *err)
     return 0;
 }
 
-int db_begin(struct db *d, struct ax_err *err) { return exec_cached(d, "BEGIN IMMEDIATE", err); }
-int db_commit(struct db *d, struct ax_err *err) { return exec_cached(d, "COMMIT", err); }
+static const struct db_txn_hooks *txn_hooks[DB_MAX_TXN_HOOKS];
+static int ntxn_hooks;
+
+void db_add_txn_hooks(const struct db_txn_hooks *hooks)
+{
+    if (ntxn_hooks < DB_MAX_TXN_HOOKS)
+        txn_hooks[ntxn_hooks++] = hooks;
+}
+
+void db_txn_mark(struct db_txn_mark *m)
+{
+    for (int i = 0; i < DB_MAX_TXN_HOOKS; i++)
+        m->at[i] = i < ntxn_hooks && txn_hooks[i]->mark ? txn_hooks[i]->mark() : 0;
+}
+
+void db_txn_undo(const struct db_txn_mark *m)
+{
+    for (int i = 0; i < ntxn_hooks; i++)
+        if (txn_hooks[i]->undo)
+            txn_hooks[i]->undo(m ? m->at[i] : 0);
+}
+
+int db_savepoint(struct db *d, const char *name, struct db_txn_mark *m, struct ax_err *err)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
+    db_txn_mark(m);
+    return db_run(d, sql, err);
+}
+
+int db_savepoint_end(struct db *d, const char *name, const struct db_txn_mark *m, bool failed,
+                     struct ax_err *err)
+{
+    char sql[64];
+    if (failed) {
+        snprintf(sql, sizeof sql, "ROLLBACK TO %s", name);
+        db_run(d, sql, NULL);
+        db_txn_undo(m);
+    }
+    snprintf(sql, sizeof sql, "RELEASE %s", name);
+    return db_run(d, sql, err);
+}
+
+int db_begin(struct db *d, struct ax_err *err)
+{
+    db_txn_undo(NULL);
+    return db_run(d, "BEGIN IMMEDIATE", err);
+}
+
+int db_commit(struct db *d, struct ax_err *err)
+{
+    for (int i = 0; i < ntxn_hooks; i++)
+        if (txn_hooks[i]->before_commit && txn_hooks[i]->before_commit(d, err))
+            return -1;
+    return db_run(d, "COMMIT", err);
+}
 
 void db_rollback(struct db *d)
 {
+    db_txn_undo(NULL);
     if (!sqlite3_get_autocommit(d->h))
         sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 }

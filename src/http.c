@@ -63,6 +63,7 @@ static void req_free(struct req *r)
         unlink(r->upload_path);
         free(r->upload_path);
     }
+    free(r->upload_name);
     if (r->write_arg && r->write_arg_free)
         r->write_arg_free(r->write_arg);
     free(r->resp);
@@ -364,6 +365,8 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     if (filename) {
         if (r->form_field)
             form_flush(r);
+        if (!r->upload_name)
+            r->upload_name = strdup(filename);
         return upload_write(r, data, size) == 0 ? MHD_YES : MHD_NO;
     }
     if (!key)
@@ -404,6 +407,48 @@ static const char *cookie_value(struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
 }
 
+/* ---- noting use of keys and sessions, off the request path ---- */
+
+struct touch {
+    struct write_op op;
+    bool session;
+    char key[AUTH_TOKEN_MAX];
+};
+
+static int run_touch(struct db *d, void *arg, struct ax_err *err)
+{
+    struct touch *t = arg;
+    return t->session ? auth_session_touch(d, t->key, err) : auth_api_key_touch(d, t->key, err);
+}
+
+static void touch_done(struct write_op *op) { free(op->arg); }
+
+/* At most one write a minute per key or session and thread: a small
+ * per-thread memory of what was noted recently. */
+static void touch_later(bool session, const char *key)
+{
+    static __thread struct { uint64_t h; double at; } recent[32];
+    uint64_t h = session ? 1 : 2;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    double now = time_mono();
+    unsigned slot = (unsigned)(h % 32);
+    if (recent[slot].h == h && now - recent[slot].at < 60)
+        return;
+    recent[slot].h = h;
+    recent[slot].at = now;
+    struct touch *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    t->session = session;
+    snprintf(t->key, sizeof t->key, "%s", key);
+    t->op.run = run_touch;
+    t->op.done = touch_done;
+    t->op.arg = t;
+    if (writer_submit(&t->op))
+        free(t);
+}
+
 static int authenticate(struct req *r, struct ax_err *e)
 {
     struct db *d = db_thread(e);
@@ -416,6 +461,7 @@ static int authenticate(struct req *r, struct ax_err *e)
         if (auth_api_key(d, authz + 7, &r->ctx, e))
             return -1;
         r->auth = AUTH_API_KEY;
+        touch_later(false, r->ctx.actor_id);
         return 0;
     }
     const char *cookie = cookie_value(r, AUTH_SESSION_COOKIE);
@@ -423,6 +469,7 @@ static int authenticate(struct req *r, struct ax_err *e)
         if (auth_session(d, cookie, &r->ctx, r->csrf, e))
             return -1;
         r->auth = AUTH_SESSION;
+        touch_later(true, cookie);
         bool unsafe = r->method != HM_GET && r->method != HM_HEAD && r->method != HM_OPTIONS;
         if (unsafe && !(r->route->flags & RT_NO_CSRF) && !csrf_ok(r))
             return ax_fail_type(e, AX_EFORBIDDEN, "csrf",
@@ -477,8 +524,8 @@ static void begin(struct req *r)
     r->route = router_match(r, &status, allow, sizeof allow);
     if (!r->route) {
         if (status == 405) {
-            http_add_header(r, "Allow", allow);
             http_reply_problem(r, AX_EMETHOD, "this resource does not allow this method");
+            http_add_header(r, "Allow", allow);   /* after: error replies drop earlier headers */
         } else {
             http_reply_problem(r, AX_ENOTFOUND, "no such resource");
         }
@@ -499,7 +546,15 @@ static void begin(struct req *r)
         }
         return;
     }
-    if (authenticate(r, &e) || rate_limit(r, &e)) {
+    /* A failed authentication still counts against the client's address,
+     * so anonymous floods meet the rate limit too. */
+    if (authenticate(r, &e)) {
+        struct ax_err limited;
+        ax_err_clear(&limited);
+        http_reply_error(r, rate_limit(r, &limited) ? &limited : &e);
+        return;
+    }
+    if (rate_limit(r, &e)) {
         http_reply_error(r, &e);
         return;
     }
@@ -629,14 +684,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->state = ST_BODY;
         *req_cls = r;
         begin(r);
+        /* A declared body over the limit is refused before it is read
+         * (MHD then closes the connection instead of reading it). */
+        if (r->replied && r->status == 413)
+            return send_reply(r);
         return MHD_YES;
     }
     if (*upload_data_size) {
+        /* libmicrohttpd 0.9.75 refuses to queue a reply while a body is
+         * still arriving: an early error (401, 404, 413 of a chunked body…)
+         * drops the rest of the body and is sent when the body ends. A
+         * client that keeps sending far past the limit is cut off. */
+        if (r->replied) {
+            r->discarded += *upload_data_size;
+            *upload_data_size = 0;
+            return r->discarded > 4 * axon_config.max_body + (64u << 20) ? MHD_NO : MHD_YES;
+        }
         on_body(r, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        /* An early error (413) is sent now; MHD then closes the connection. */
-        if (r->replied && r->state == ST_BODY)
-            return send_reply(r);
         return MHD_YES;
     }
     switch (r->state) {

@@ -2,6 +2,8 @@
 #include "axon/jx.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* jansson's own depth limit is 2048; check ours first, without recursion. */
@@ -47,4 +49,83 @@ json_t *jx_parse(const char *data, size_t len, struct ax_err *err)
         return NULL;
     }
     return v;
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int dump_object(struct buf *b, json_t *v, int flags)
+{
+    size_t n = json_object_size(v);
+    const char *small[64];
+    const char **keys = n <= 64 ? small : malloc(n * sizeof *keys);
+    if (!keys)
+        return -1;
+    size_t i = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x)
+        keys[i++] = k;
+    if (flags & JX_SORT_KEYS)
+        qsort(keys, n, sizeof *keys, cmp_keys);
+    int rc = buf_addc(b, '{');
+    for (i = 0; i < n && rc == 0; i++) {
+        if (i)
+            rc |= buf_addc(b, ',');
+        rc |= buf_add_json_str(b, keys[i], strlen(keys[i]));
+        rc |= buf_addc(b, ':');
+        rc |= jx_dump(b, json_object_get(v, keys[i]), flags);
+    }
+    if (keys != small)
+        free((void *)keys);
+    return rc ? -1 : buf_addc(b, '}');
+}
+
+int jx_dump(struct buf *b, json_t *v, int flags)
+{
+    char num[40];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return dump_object(b, v, flags);
+    case JSON_ARRAY: {
+        int rc = buf_addc(b, '[');
+        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+            if (i)
+                rc |= buf_addc(b, ',');
+            rc |= jx_dump(b, json_array_get(v, i), flags);
+        }
+        return rc ? -1 : buf_addc(b, ']');
+    }
+    case JSON_STRING:
+        return buf_add_json_str(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf_adds(b, num);
+    case JSON_REAL: {
+        /* 17 significant digits round-trip a double, as jansson does. */
+        int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        if (n > 0 && !strpbrk(num, ".eE"))
+            snprintf(num + n, sizeof num - (size_t)n, ".0");
+        return buf_adds(b, num);
+    }
+    case JSON_TRUE:
+        return buf_adds(b, "true");
+    case JSON_FALSE:
+        return buf_adds(b, "false");
+    default:
+        return buf_adds(b, "null");
+    }
+}
+
+char *jx_dumps(json_t *v, int flags)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (jx_dump(&b, v, flags)) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b);
 }

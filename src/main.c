@@ -1,4 +1,5 @@
 /* main.c - the axon command: settings, subcommands, serve. */
+#include "axon/audit.h"
 #include "axon/auth.h"
 #include "axon/cli.h"
 #include "axon/config.h"
@@ -6,6 +7,7 @@
 #include "axon/http.h"
 #include "axon/jobs.h"
 #include "axon/log.h"
+#include "axon/objects.h"
 #include "axon/search.h"
 #include "axon/store.h"
 #include "axon/writer.h"
@@ -144,6 +146,9 @@ int main(int argc, char **argv)
         return 1;
     }
     db_set_conn_hook(search_register);
+    search_init();
+    audit_init();
+    obj_init();
     if (argc < 2) {
         fputs(usage, stderr);
         fputs(config_usage(), stderr);

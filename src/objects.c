@@ -77,9 +77,58 @@ static int default_owner_unit(struct db *d, const struct ax_ctx *c,
 
 /* ---- pipelines and deal stages ---- */
 
-static json_t *pipeline_stages(struct db *d, int64_t tenant, const char *pipeline_id,
-                               struct ax_err *err)
+/* A tenant's pipelines, cached for the rest of the transaction: an import
+ * writes hundreds of deals per transaction, each needing its pipeline's
+ * stages. Forgotten when a transaction begins, when a savepoint rolls
+ * back, and when a pipeline is written (db_txn_hooks). */
+#define PIPELINE_CACHE 8
+static __thread struct {
+    int64_t tenant;
+    char default_id[ID_MAX];
+    int n;
+    struct {
+        char id[ID_MAX];
+        json_t *stages;
+        json_t *memo;   /* stage as given -> index, for "Won" vs "won" */
+    } p[PIPELINE_CACHE];
+} pcache;
+
+static void forget_pipelines(size_t mark)
 {
+    (void)mark;
+    for (int i = 0; i < pcache.n; i++) {
+        json_decref(pcache.p[i].stages);
+        json_decref(pcache.p[i].memo);
+    }
+    pcache.n = 0;
+    pcache.tenant = 0;
+    pcache.default_id[0] = '\0';
+}
+
+static const struct db_txn_hooks pipeline_hooks = {NULL, NULL, forget_pipelines};
+
+void obj_init(void) { db_add_txn_hooks(&pipeline_hooks); }
+
+static int cached_pipeline(int64_t tenant, const char *id)
+{
+    if (pcache.tenant != tenant)
+        return -1;
+    for (int i = 0; i < pcache.n; i++)
+        if (strcmp(pcache.p[i].id, id) == 0)
+            return i;
+    return -1;
+}
+
+/* The pipeline's stages (a borrowed reference valid for the transaction)
+ * and its cache slot; NULL and a field error if there is no such pipeline. */
+static json_t *pipeline_stages(struct db *d, int64_t tenant, const char *pipeline_id,
+                               int *slot, struct ax_err *err)
+{
+    int i = cached_pipeline(tenant, pipeline_id);
+    if (i >= 0) {
+        *slot = i;
+        return pcache.p[i].stages;
+    }
     sqlite3_stmt *st = db_prep(d, "SELECT stages FROM pipelines WHERE tenant_id=? AND id=?", err);
     if (!st)
         return NULL;
@@ -89,13 +138,31 @@ static json_t *pipeline_stages(struct db *d, int64_t tenant, const char *pipelin
     if (sqlite3_step(st) == SQLITE_ROW)
         stages = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
     db_reset(st);
-    if (!stages)
+    if (!stages) {
         ax_field(err, "/pipeline_id", "no pipeline with id '%.60s'", pipeline_id);
+        return NULL;
+    }
+    if (pcache.tenant != tenant || pcache.n == PIPELINE_CACHE) {
+        char keep[ID_MAX];
+        snprintf(keep, sizeof keep, "%s", pcache.tenant == tenant ? pcache.default_id : "");
+        forget_pipelines(0);
+        snprintf(pcache.default_id, sizeof pcache.default_id, "%s", keep);
+        pcache.tenant = tenant;
+    }
+    i = pcache.n++;
+    snprintf(pcache.p[i].id, sizeof pcache.p[i].id, "%s", pipeline_id);
+    pcache.p[i].stages = stages;
+    pcache.p[i].memo = json_object();
+    *slot = i;
     return stages;
 }
 
 static int default_pipeline(struct db *d, int64_t tenant, char id[ID_MAX], struct ax_err *err)
 {
+    if (pcache.tenant == tenant && pcache.default_id[0]) {
+        snprintf(id, ID_MAX, "%s", pcache.default_id);
+        return 0;
+    }
     sqlite3_stmt *st = db_prep(d,
         "SELECT id FROM pipelines WHERE tenant_id=? ORDER BY is_default DESC, rid LIMIT 1", err);
     if (!st)
@@ -107,6 +174,10 @@ static int default_pipeline(struct db *d, int64_t tenant, char id[ID_MAX], struc
     db_reset(st);
     if (!id[0])
         return ax_fail(err, AX_EINVALID, "the tenant has no pipeline; create one first");
+    if (pcache.tenant != tenant)
+        forget_pipelines(0);
+    pcache.tenant = tenant;
+    snprintf(pcache.default_id, sizeof pcache.default_id, "%s", id);
     return 0;
 }
 
@@ -145,14 +216,19 @@ static int prepare_deal(struct db *d, const struct ax_ctx *c, json_t *old, json_
             return -1;
         json_object_set_new(rec, "pipeline_id", json_string(pid));
     }
-    json_t *stages = pipeline_stages(d, c->tenant, str(rec, "pipeline_id"), err);
+    int slot;
+    json_t *stages = pipeline_stages(d, c->tenant, str(rec, "pipeline_id"), &slot, err);
     if (!stages)
         return -1;
     int idx;
     if (is_null(rec, "stage")) {
         idx = 0;
     } else {
-        idx = find_stage(stages, str(rec, "stage"));
+        json_t *memo = pcache.p[slot].memo;
+        json_t *known = json_object_get(memo, str(rec, "stage"));
+        idx = known ? (int)json_integer_value(known) : find_stage(stages, str(rec, "stage"));
+        if (!known && idx >= 0 && json_object_size(memo) < 64)
+            json_object_set_new(memo, str(rec, "stage"), json_integer(idx));
         if (idx < 0) {
             struct buf keys;
             buf_init(&keys, 1024);
@@ -163,7 +239,6 @@ static int prepare_deal(struct db *d, const struct ax_ctx *c, json_t *old, json_
             ax_field(err, "/stage", "not a stage of this pipeline (stages: %s)",
                      keys.data ? keys.data : "");
             buf_free(&keys);
-            json_decref(stages);
             return -1;
         }
     }
@@ -180,6 +255,9 @@ static int prepare_deal(struct db *d, const struct ax_ctx *c, json_t *old, json_
             json_object_set_new(rec, "engage_date", json_string(today));
         if (closed && is_null(rec, "close_date"))
             json_object_set_new(rec, "close_date", json_string(today));
+        /* Reopened: the old close date no longer says when it was decided. */
+        if (!closed && old && !changed(old, rec, "close_date"))
+            json_object_set_new(rec, "close_date", json_null());
         /* An imported record carries its real dates: date the change by them. */
         const char *when = NULL;
         if (!old)
@@ -192,7 +270,6 @@ static int prepare_deal(struct db *d, const struct ax_ctx *c, json_t *old, json_
             json_object_set_new(rec, "stage_changed_at", json_string(now));
         }
     }
-    json_decref(stages);
     return 0;
 }
 
@@ -468,6 +545,33 @@ static int check_last_admin(struct db *d, const struct ax_ctx *c, json_t *old, j
     return 0;
 }
 
+/* Sign-in finds a user by e-mail ignoring case, so two users of a tenant
+ * may not have e-mails that differ only in case. */
+static int check_user_email(struct db *d, const struct ax_ctx *c, json_t *old, json_t *rec,
+                            struct ax_err *err)
+{
+    const char *email = str(rec, "email");
+    if (!email || !changed(old, rec, "email"))
+        return 0;
+    sqlite3_stmt *st = db_prep(d,
+        "SELECT count(*) FROM users WHERE tenant_id=? AND email=? COLLATE NOCASE AND id<>?", err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, c->tenant);
+    sqlite3_bind_text(st, 2, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, old ? str(old, "id") : "", -1, SQLITE_STATIC);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    db_reset(st);
+    if (n > 0) {
+        ax_fail_type(err, AX_ECONFLICT, "duplicate", "another user already has this email");
+        err->nfields = 1;
+        snprintf(err->fields[0].pointer, sizeof err->fields[0].pointer, "/email");
+        snprintf(err->fields[0].detail, sizeof err->fields[0].detail, "already in use");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- entry points ---- */
 
 int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *def,
@@ -486,6 +590,9 @@ int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *d
         bool done = status && (!strcmp(status, "resolved") || !strcmp(status, "closed"));
         if (done && is_null(rec, "resolved_at") && changed(old, rec, "status"))
             json_object_set_new(rec, "resolved_at", json_string(now));
+        /* Reopened: it is not resolved any more. */
+        if (!done && old && changed(old, rec, "status") && !changed(old, rec, "resolved_at"))
+            json_object_set_new(rec, "resolved_at", json_null());
         return 0;
     }
     if (is(def, "activities")) {
@@ -500,13 +607,15 @@ int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *d
     if (is(def, "fields"))
         return check_field_def(old, rec, err);
     if (is(def, "users"))
-        return check_last_admin(d, c, old, rec, err);
+        return check_user_email(d, c, old, rec, err) || check_last_admin(d, c, old, rec, err) ? -1 : 0;
     return 0;
 }
 
 int obj_after_write(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                     json_t *old, json_t *rec, struct ax_err *err)
 {
+    if (is(def, "pipelines"))
+        forget_pipelines(0);
     if (is(def, "deals"))
         return record_stage_change(d, c, old, rec, err);
     if (is(def, "pipelines") && json_is_true(json_object_get(rec, "is_default")) &&
@@ -543,6 +652,8 @@ int obj_after_write(struct db *d, const struct ax_ctx *c, const struct object_de
 int obj_before_delete(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                       json_t *old, struct ax_err *err)
 {
+    if (is(def, "pipelines"))
+        forget_pipelines(0);
     if (is(def, "users"))
         return check_last_admin(d, c, old, NULL, err);
     if (is(def, "pipelines") && json_is_true(json_object_get(old, "is_default")))

@@ -387,15 +387,16 @@ static int snip_token(void *ctx, int tflags, const char *tok, int ntok, int star
     return SQLITE_OK;
 }
 
-/* Hit spans of one column, sorted, overlapping ones merged. Bit i of
- * `one_char` says phrase i is a one-character CJK prefix ("送" *). */
+/* Hit spans of one column (at most `max`), sorted, overlapping ones
+ * merged. Bit i of `one_char` says phrase i is a one-character CJK prefix
+ * ("送" *). */
 static int collect_spans(const Fts5ExtensionApi *api, Fts5Context *fts, int col,
-                         uint64_t one_char, struct span *spans)
+                         uint64_t one_char, struct span *spans, int max)
 {
     int ninst = 0, n = 0;
     if (api->xInstCount(fts, &ninst) != SQLITE_OK)
         return 0;
-    for (int i = 0; i < ninst && n < SNIP_MAX_INST; i++) {
+    for (int i = 0; i < ninst && n < max; i++) {
         int ip, ic, io;
         if (api->xInst(fts, i, &ip, &ic, &io) != SQLITE_OK || ic != col)
             continue;
@@ -498,9 +499,12 @@ static void snippet_window(const char *s, int n, const struct range *r, int nr,
             (*ws)++;
     while (*ws < first && (s[*ws] == ' ' || s[*ws] == '\n' || s[*ws] == '\t'))
         (*ws)++;
-    if (*we < n && ascii_alnum(s[*we]))
-        while (*we > last && *we > *ws && ascii_alnum(s[*we - 1]))
-            (*we)--;
+    int cut = *we;
+    if (cut < n && ascii_alnum(s[cut]))
+        while (cut > last && cut > *ws && ascii_alnum(s[cut - 1]))
+            cut--;
+    if (cut > *ws)              /* one long word: better cut than empty */
+        *we = cut;
 }
 
 struct segs {
@@ -509,13 +513,26 @@ struct segs {
     int n, rc;
 };
 
+/* Copy text, replacing bytes that are not UTF-8 with U+FFFD, so a segment
+ * is always a valid JSON string even if bad bytes reached the index. */
+static int add_clean(struct buf *b, const char *s, int n)
+{
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0;) {
+        int cp, k = (unsigned char)s[i] < 0x80 ? 1 : text_decode(s + i, (size_t)(n - i), &cp);
+        rc = k ? buf_add(b, s + i, (size_t)k) : buf_adds(b, "\xEF\xBF\xBD");
+        i += k ? k : 1;
+    }
+    return rc;
+}
+
 static void seg_add(struct segs *g, const char *pre, const char *t, int n, const char *post,
                     bool hit)
 {
     if (g->rc || (n <= 0 && !*pre && !*post))
         return;
     buf_reset(&g->tmp);
-    if (buf_adds(&g->tmp, pre) || buf_add(&g->tmp, t, n > 0 ? (size_t)n : 0) ||
+    if (buf_adds(&g->tmp, pre) || add_clean(&g->tmp, t, n) ||
         buf_adds(&g->tmp, post) || (g->n++ && buf_addc(g->out, ',')) ||
         buf_adds(g->out, "{\"text\":") ||
         buf_add_json_str(g->out, g->tmp.data, g->tmp.len) ||
@@ -556,14 +573,17 @@ static void snippet_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_co
     int ntext = 0;
     if (api->xColumnText(fts, col, &text, &ntext) != SQLITE_OK || !text)
         ntext = 0;
-    struct span *spans = malloc(SNIP_MAX_INST * sizeof *spans);
-    struct range *ranges = malloc(SNIP_MAX_INST * sizeof *ranges);
+    int ninst = 0;
+    api->xInstCount(fts, &ninst);
+    size_t max = ninst < 1 ? 1 : ninst > SNIP_MAX_INST ? SNIP_MAX_INST : (size_t)ninst;
+    struct span *spans = malloc(max * sizeof *spans);
+    struct range *ranges = malloc(max * sizeof *ranges);
     struct buf out;
     buf_init(&out, 0);
     int rc = spans && ranges ? SQLITE_OK : SQLITE_NOMEM;
     struct snip_scan scan = {.text = text, .ntext = ntext, .spans = spans, .ranges = ranges};
     if (rc == SQLITE_OK && ntext > 0) {
-        scan.nspans = collect_spans(api, fts, col, one_char, spans);
+        scan.nspans = collect_spans(api, fts, col, one_char, spans, (int)max);
         if (scan.nspans)
             rc = api->xTokenize(fts, text, ntext, &scan, snip_token);
         if (rc == SQLITE_DONE)
@@ -611,37 +631,120 @@ int search_register(sqlite3 *h)
 
 /* ---- index maintenance ---- */
 
-int search_put(struct db *d, int64_t tenant, const struct object_def *def, int64_t rid,
-               const char *title, const char *body, struct ax_err *err)
+/* ---- index writes, deferred to commit ----
+ *
+ * FTS5 flushes its pending terms to disk at every savepoint, and the writer
+ * wraps each operation in one: indexing inside them cost more than the rest
+ * of a write. So inside a transaction, index changes are queued (per
+ * thread) and applied together by search_flush() just before COMMIT (a
+ * db_txn_hooks hook); an operation rolled back to its savepoint drops its
+ * queued changes. Outside a transaction they apply at once. */
+
+struct pending {
+    int64_t rowid;
+    char *scope, *title, *body;   /* NULL scope = delete; owned */
+};
+
+static __thread struct pending *queue;
+static __thread size_t queue_len, queue_cap;
+
+static void pending_free(struct pending *p)
 {
-    if (def->kind < 1 || def->kind >= SEARCH_KIND_MULT || rid <= 0)
-        return ax_fail(err, AX_EINTERNAL, "search: bad index key for %s", def->name);
-    sqlite3_stmt *st = db_prep(d,
-        "INSERT OR REPLACE INTO search_index(rowid, scope, title, body) "
-        "VALUES(?1, ?2, ?3, ?4)", err);
-    if (!st)
-        return -1;
-    char scope[32];
-    snprintf(scope, sizeof scope, "t%lld", (long long)tenant);
-    sqlite3_bind_int64(st, 1, rid * SEARCH_KIND_MULT + def->kind);
-    sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, title ? title : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, body ? body : "", -1, SQLITE_STATIC);
+    free(p->scope);
+    free(p->title);
+    free(p->body);
+}
+
+static size_t search_mark(void) { return queue_len; }
+
+static void search_undo(size_t mark)
+{
+    while (queue_len > mark)
+        pending_free(&queue[--queue_len]);
+    if (queue_len == 0 && queue_cap > 1024) {
+        free(queue);
+        queue = NULL;
+        queue_cap = 0;
+    }
+}
+
+static int apply(struct db *d, const struct pending *p, struct ax_err *err)
+{
+    sqlite3_stmt *st;
+    if (p->scope) {
+        st = db_prep(d, "INSERT OR REPLACE INTO search_index(rowid, scope, title, body) "
+                        "VALUES(?1, ?2, ?3, ?4)", err);
+        if (!st)
+            return -1;
+        sqlite3_bind_text(st, 2, p->scope, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, p->title ? p->title : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, p->body ? p->body : "", -1, SQLITE_STATIC);
+    } else {
+        st = db_prep(d, "DELETE FROM search_index WHERE rowid = ?1", err);
+        if (!st)
+            return -1;
+    }
+    sqlite3_bind_int64(st, 1, p->rowid);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(d, err, "search index");
     db_reset(st);
     return rc;
 }
 
+static int search_flush(struct db *d, struct ax_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < queue_len && rc == 0; i++)
+        rc = apply(d, &queue[i], err);
+    search_undo(0);
+    return rc;
+}
+
+static const struct db_txn_hooks hooks = {search_flush, search_mark, search_undo};
+
+void search_init(void) { db_add_txn_hooks(&hooks); }
+
+static int enqueue(struct db *d, int64_t rowid, const char *scope, const char *title,
+                   const char *body, struct ax_err *err)
+{
+    struct pending p = {rowid, NULL, NULL, NULL};
+    if (scope && (!(p.scope = strdup(scope)) || !(p.title = strdup(title ? title : "")) ||
+                  !(p.body = strdup(body ? body : "")))) {
+        pending_free(&p);
+        return ax_fail(err, AX_EINTERNAL, "out of memory");
+    }
+    if (sqlite3_get_autocommit(db_handle(d))) {
+        int rc = apply(d, &p, err);
+        pending_free(&p);
+        return rc;
+    }
+    if (queue_len == queue_cap) {
+        size_t cap = queue_cap ? queue_cap * 2 : 64;
+        struct pending *q = realloc(queue, cap * sizeof *q);
+        if (!q) {
+            pending_free(&p);
+            return ax_fail(err, AX_EINTERNAL, "out of memory");
+        }
+        queue = q;
+        queue_cap = cap;
+    }
+    queue[queue_len++] = p;
+    return 0;
+}
+
+int search_put(struct db *d, int64_t tenant, const struct object_def *def, int64_t rid,
+               const char *title, const char *body, struct ax_err *err)
+{
+    if (def->kind < 1 || def->kind >= SEARCH_KIND_MULT || rid <= 0)
+        return ax_fail(err, AX_EINTERNAL, "search: bad index key for %s", def->name);
+    char scope[32];
+    snprintf(scope, sizeof scope, "t%lld", (long long)tenant);
+    return enqueue(d, rid * SEARCH_KIND_MULT + def->kind, scope, title, body, err);
+}
+
 int search_remove(struct db *d, const struct object_def *def, int64_t rid,
                   struct ax_err *err)
 {
-    sqlite3_stmt *st = db_prep(d, "DELETE FROM search_index WHERE rowid = ?1", err);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, rid * SEARCH_KIND_MULT + def->kind);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(d, err, "search index");
-    db_reset(st);
-    return rc;
+    return enqueue(d, rid * SEARCH_KIND_MULT + def->kind, NULL, NULL, NULL, err);
 }
 
 /* ---- queries ---- */
@@ -712,7 +815,8 @@ static int parse_types(const char *types, int role, unsigned *mask, struct ax_er
         char name[32];
         snprintf(name, sizeof name, "%.*s", (int)(e - p), p);
         if (e > p) {
-            const struct object_def *def = (size_t)(e - p) < sizeof name ? find_searchable(name) : NULL;
+            bool fits = (size_t)(e - p) < sizeof name;
+            const struct object_def *def = fits ? find_searchable(name) : NULL;
             if (!def)
                 return unknown_type(name, err);
             named = true;
@@ -752,7 +856,7 @@ static int run_match(struct db *d, const char *expr, unsigned mask, uint64_t one
     sqlite3_bind_int64(st, 2, mask);
     sqlite3_bind_int(st, 3, fetch);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)one_char);
-    int rc;
+    int rc = SQLITE_DONE;
     *nhits = 0;
     while (*nhits < fetch && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hit *h = &hits[*nhits];
@@ -788,6 +892,25 @@ static int add_score(struct buf *out, double score)
     return buf_addf(out, ",\"score\":%.6g", score);
 }
 
+static int add_json_str(struct buf *out, const char *s)
+{
+    return s ? buf_add_json_str(out, s, strlen(s)) : buf_adds(out, "null");
+}
+
+/* {"object","id","title","score","snippet","record"}; the record text is
+ * stored JSON, appended as is. */
+static int write_hit(struct buf *out, const struct object_def *def, const char *id,
+                     const char *title, const struct hit *h, const char *record)
+{
+    return buf_adds(out, "{\"object\":") || add_json_str(out, def->singular) ||
+           buf_adds(out, ",\"id\":") || add_json_str(out, id ? id : "") ||
+           buf_adds(out, ",\"title\":") || add_json_str(out, title) ||
+           add_score(out, h->score) ||
+           buf_adds(out, ",\"snippet\":") || buf_adds(out, h->snippet) ||
+           buf_adds(out, ",\"record\":") || buf_adds(out, record ? record : "null") ||
+           buf_addc(out, '}');
+}
+
 /* Load, mask and append one hit; 0 when appended, 1 when the record is
  * gone (or the role may not see it), -1 on error. */
 static int add_hit(struct db *d, int64_t tenant, int role, const struct hit *h, bool first,
@@ -811,19 +934,11 @@ static int add_hit(struct db *d, int64_t tenant, int role, const struct hit *h, 
         db_reset(st);
         return ret;
     }
-    const char *id = (const char *)sqlite3_column_text(st, 0);
     const char *doc = (const char *)sqlite3_column_text(st, 1);
-    const char *title = (const char *)sqlite3_column_text(st, 2);
     char *masked = doc ? model_mask_doc(def, doc, role) : NULL;
     int bad = (!first && buf_addc(out, ',')) ||
-              buf_adds(out, "{\"object\":") || buf_add_json_str(out, def->singular, strlen(def->singular)) ||
-              buf_adds(out, ",\"id\":") || buf_add_json_str(out, id ? id : "", id ? strlen(id) : 0) ||
-              buf_adds(out, ",\"title\":") ||
-              (title ? buf_add_json_str(out, title, strlen(title)) : buf_adds(out, "null")) ||
-              add_score(out, h->score) ||
-              buf_adds(out, ",\"snippet\":") || buf_adds(out, h->snippet) ||
-              buf_adds(out, ",\"record\":") || buf_adds(out, masked ? masked : doc ? doc : "null") ||
-              buf_addc(out, '}');
+              write_hit(out, def, (const char *)sqlite3_column_text(st, 0),
+                        (const char *)sqlite3_column_text(st, 2), h, masked ? masked : doc);
     free(masked);
     db_reset(st);
     return bad ? ax_fail(err, AX_ETOOLARGE, "search results too large") : 0;

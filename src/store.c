@@ -2,6 +2,7 @@
 #include "axon/store.h"
 
 #include "axon/audit.h"
+#include "axon/jx.h"
 #include "axon/log.h"
 #include "axon/objects.h"
 #include "axon/search.h"
@@ -17,7 +18,7 @@
 /* ---- SQL generated once per object from the model ---- */
 
 struct object_sql {
-    char *insert, *update, *get, *del;
+    char *insert, *update, *get, *del, *exists;
 };
 
 #define MAX_OBJECTS 16
@@ -65,6 +66,9 @@ static void build_sql(void)
         buf_init(&g, 0);
         buf_addf(&g, "DELETE FROM %s WHERE rid=?", def->table);
         sqls[i].del = buf_detach(&g);
+        buf_init(&g, 0);
+        buf_addf(&g, "SELECT 1 FROM %s WHERE tenant_id=? AND id=?", def->table);
+        sqls[i].exists = buf_detach(&g);
     }
 }
 
@@ -104,9 +108,8 @@ static void bind_json(sqlite3_stmt *st, int idx, const struct field_def *f, json
     case FT_REFLIST:
     case FT_JSON:
     case FT_ATTRS: {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-        sqlite3_bind_text(st, idx, s ? s : "null", -1, SQLITE_TRANSIENT);
-        free(s);
+        char *s = jx_dumps(v, 0);
+        sqlite3_bind_text(st, idx, s ? s : "null", -1, free);
         return;
     }
     default:
@@ -125,26 +128,38 @@ static void bind_json(sqlite3_stmt *st, int idx, const struct field_def *f, json
 }
 
 /* The served document: id and object first, fields in model order, then
- * attrs and the system fields. */
+ * attrs and the system fields. Written straight into a buffer: this runs
+ * on every write, and building a jansson object to dump it cost more than
+ * the INSERT. */
 static char *build_doc(const struct object_def *def, const char *id, json_t *rec,
                        const char *created_at, const char *updated_at, int64_t version,
                        const char *created_by)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(id));
-    json_object_set_new(o, "object", json_string(def->singular));
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_adds(&b, "{\"id\":");
+    rc |= buf_add_json_str(&b, id, strlen(id));
+    rc |= buf_addf(&b, ",\"object\":\"%s\"", def->singular);
     for (int i = 0; i < def->nfields; i++) {
         json_t *v = json_object_get(rec, def->fields[i].name);
-        json_object_set(o, def->fields[i].name, v ? v : json_null());
+        rc |= buf_adds(&b, ",\"");
+        rc |= buf_adds(&b, def->fields[i].name);
+        rc |= buf_adds(&b, "\":");
+        rc |= v ? jx_dump(&b, v, 0) : buf_adds(&b, "null");
     }
-    json_object_set_new(o, "created_at", json_string(created_at));
-    json_object_set_new(o, "updated_at", json_string(updated_at));
-    json_object_set_new(o, "created_by", created_by && *created_by ? json_string(created_by)
-                                                                    : json_null());
-    json_object_set_new(o, "version", json_integer(version));
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    return s;
+    rc |= buf_adds(&b, ",\"created_at\":");
+    rc |= buf_add_json_str(&b, created_at, strlen(created_at));
+    rc |= buf_adds(&b, ",\"updated_at\":");
+    rc |= buf_add_json_str(&b, updated_at, strlen(updated_at));
+    rc |= buf_adds(&b, ",\"created_by\":");
+    rc |= created_by && *created_by ? buf_add_json_str(&b, created_by, strlen(created_by))
+                                    : buf_adds(&b, "null");
+    rc |= buf_addf(&b, ",\"version\":%lld}", (long long)version);
+    if (rc) {
+        buf_free(&b);
+        return NULL;
+    }
+    return buf_detach(&b);
 }
 
 /* Full-text title and body from the record's F_TITLE / F_BODY fields. */
@@ -200,19 +215,16 @@ static int load_row(struct db *d, int64_t tenant, const struct object_def *def,
 int store_exists(struct db *d, int64_t tenant, const struct object_def *def,
                  const char *id, struct ax_err *err)
 {
-    int64_t rid, version;
-    char *doc = NULL;
-    struct ax_err e;
-    ax_err_clear(&e);
-    if (load_row(d, tenant, def, id, &rid, &doc, &version, &e) == 0) {
-        free(doc);
-        return 1;
-    }
-    if (e.code == AX_ENOTFOUND)
-        return 0;
-    if (err)
-        *err = e;
-    return -1;
+    sqlite3_stmt *st = db_prep(d, sql_for(def)->exists, err);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, tenant);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    db_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(d, err, "exists");
+    return rc == SQLITE_ROW;
 }
 
 int store_get(struct db *d, const struct ax_ctx *c, const struct object_def *def,
@@ -309,6 +321,9 @@ static void set_defaults(const struct object_def *def, json_t *rec)
 {
     for (int i = 0; i < def->nfields; i++) {
         const struct field_def *f = &def->fields[i];
+        /* attrs is always an object: "attrs": null on create means none. */
+        if (f->type == FT_ATTRS && json_is_null(json_object_get(rec, f->name)))
+            json_object_del(rec, f->name);
         if (json_object_get(rec, f->name))
             continue;
         json_t *v = f->dflt ? json_loads(f->dflt, JSON_DECODE_ANY, NULL) : NULL;
@@ -599,7 +614,8 @@ int store_delete(struct db *d, const struct ax_ctx *c, const struct object_def *
     changes = json_object();
     for (int i = 0; i < def->nfields; i++) {
         json_t *v = json_object_get(old, def->fields[i].name);
-        if (v && !json_is_null(v))
+        /* As on create: empty attrs are no value. */
+        if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
             json_object_set_new(changes, def->fields[i].name, json_pack("[On]", v));
     }
     if (audit_append(d, c, def->name, id, "delete", changes, err))
@@ -762,7 +778,7 @@ int store_query_param(struct db *d, const struct ax_ctx *c, const struct object_
     }
     if (strcmp(key, "after") == 0) {
         if (strlen(value) > 1024)
-            return ax_fail(err, AX_EBADREQ, "cursor too long");
+            return ax_fail_type(err, AX_EBADREQ, "bad-cursor", "the 'after' cursor is not valid");
         free(q->after);
         q->after = strdup(value);
         return 0;
@@ -972,10 +988,14 @@ static void bind_all(sqlite3_stmt *st, json_t *binds, int first)
     }
 }
 
-/* Cursor: base64url of [sort name, last value, last rid]. */
-static char *cursor_encode(const char *sortname, json_t *value, int64_t rid)
+/* Cursor: base64url of ["object.sort", last value, last rid]. The object
+ * is in it so that a cursor of one list is refused by another. */
+static char *cursor_encode(const struct object_def *def, const char *sortname, bool desc,
+                           json_t *value, int64_t rid)
 {
-    json_t *a = json_pack("[sOI]", sortname, value ? value : json_null(), (json_int_t)rid);
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s%s", def->name, desc ? "-" : "", sortname);
+    json_t *a = json_pack("[sOI]", key, value ? value : json_null(), (json_int_t)rid);
     char *s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
     if (!s)
@@ -990,9 +1010,11 @@ static char *cursor_encode(const char *sortname, json_t *value, int64_t rid)
     return out;
 }
 
-static int cursor_decode(const char *cur, const char *sortname, json_t **value, int64_t *rid,
-                         struct ax_err *err)
+static int cursor_decode(const struct object_def *def, const char *cur, const char *sortname,
+                         bool desc, json_t **value, int64_t *rid, struct ax_err *err)
 {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s%s", def->name, desc ? "-" : "", sortname);
     unsigned char raw[1024];
     size_t n = 0;
     if (sodium_base642bin(raw, sizeof raw - 1, cur, strlen(cur), NULL, &n, NULL,
@@ -1003,7 +1025,8 @@ static int cursor_decode(const char *cur, const char *sortname, json_t **value, 
     const char *name;
     json_t *v;
     json_int_t r;
-    if (!a || json_unpack(a, "[soI]", &name, &v, &r) || strcmp(name, sortname) != 0) {
+    if (!a || json_unpack(a, "[soI]", &name, &v, &r) || strcmp(name, key) != 0 ||
+        json_is_object(v) || json_is_array(v)) {
         json_decref(a);
         return ax_fail_type(err, AX_EBADREQ, "bad-cursor",
                             "the 'after' cursor does not belong to this sort order");
@@ -1036,7 +1059,7 @@ static int list_sql(const struct object_def *def, const struct store_query *q,
     if (q->after) {
         json_t *v = NULL;
         int64_t rid;
-        if (cursor_decode(q->after, sc ? sc : "", &v, &rid, err))
+        if (cursor_decode(def, q->after, sc ? sc : "", q->desc, &v, &rid, err))
             return -1;
         const char *cmp = q->desc ? "<" : ">";
         if (!sc) {
@@ -1108,7 +1131,7 @@ int store_list(struct db *d, const struct ax_ctx *c, const struct object_def *de
     }
     buf_adds(out, "],\"next\":");
     if (more) {
-        char *cur = cursor_encode(q->sort ? q->sort->name : "", last_val, last_rid);
+        char *cur = cursor_encode(def, q->sort ? q->sort->name : "", q->desc, last_val, last_rid);
         buf_addf(out, "\"%s\"", cur ? cur : "");
         free(cur);
     } else {
@@ -1184,7 +1207,7 @@ int store_each(struct db *d, const struct ax_ctx *c, const struct object_def *de
                 db_reset(st);
                 free(page.after);
                 page.after = n == page.limit
-                                 ? cursor_encode(page.sort ? page.sort->name : "", last_val, last_rid)
+                                 ? cursor_encode(def, page.sort ? page.sort->name : "", page.desc, last_val, last_rid)
                                  : NULL;
                 json_decref(last_val);
             }

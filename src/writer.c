@@ -22,16 +22,14 @@ static struct {
 
 static int run_in_savepoint(struct db *d, struct write_op *op)
 {
+    struct db_txn_mark mark;
     ax_err_clear(&op->err);
-    if (db_exec(d, "SAVEPOINT op", &op->err))
+    if (db_savepoint(d, "op", &mark, &op->err))
         return op->rc = -1;
     op->rc = op->run(d, op->arg, &op->err);
-    if (op->rc) {
-        if (op->err.code == AX_OK)
-            ax_fail(&op->err, AX_EINTERNAL, "write failed");
-        db_exec(d, "ROLLBACK TO op", NULL);
-    }
-    db_exec(d, "RELEASE op", NULL);
+    if (op->rc && op->err.code == AX_OK)
+        ax_fail(&op->err, AX_EINTERNAL, "write failed");
+    db_savepoint_end(d, "op", &mark, op->rc != 0, NULL);
     return op->rc;
 }
 

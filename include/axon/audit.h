@@ -16,6 +16,9 @@
 #include "axon/ctx.h"
 #include "axon/db.h"
 
+/* Install the transaction hooks that keep the chain head cached (once, at start). */
+void audit_init(void);
+
 /* `changes` maps field -> [before, after]; the call does not steal it. */
 int audit_append(struct db *d, const struct ax_ctx *c, const char *object,
                  const char *object_id, const char *action, json_t *changes,
@@ -29,6 +32,10 @@ int audit_verify(struct db *d, int64_t tenant, struct buf *out, struct ax_err *e
 /* A record's changes, newest first, as {"data":[…],"next":…}. */
 int audit_history(struct db *d, int64_t tenant, const char *object_id, int limit,
                   int64_t before_seq, struct buf *out, struct ax_err *err);
+
+/* Has the tenant's trail any row about this record (even a deleted one)? 1/0/-1. */
+int audit_knows(struct db *d, int64_t tenant, const char *object, const char *object_id,
+                struct ax_err *err);
 
 /* The tenant's trail, newest first, optionally for one object type. */
 int audit_list(struct db *d, int64_t tenant, const char *object, int limit,

@@ -59,6 +59,8 @@ int auth_check_login(struct db *d, const char *tenant_slug, const char *email,
 int auth_session_create(struct db *d, int64_t tenant, int64_t user_rid,
                         char token[AUTH_TOKEN_MAX], char csrf[AUTH_CSRF_MAX], struct ax_err *err);
 int auth_session_delete(struct db *d, const char *token, struct ax_err *err);
+/* Slide the idle timeout (writer transaction; at most once a minute). */
+int auth_session_touch(struct db *d, const char *token, struct ax_err *err);
 
 /* Set a user's password (writer transaction), by user id. */
 int auth_set_password(struct db *d, int64_t tenant, const char *user_id, const char *hash,

@@ -40,6 +40,8 @@ void db_reset(sqlite3_stmt *st);
 
 /* Run SQL with no result rows; -1 + err on failure. */
 int db_exec(struct db *d, const char *sql, struct ax_err *err);
+/* Same for one statement, prepared once through the cache (hot paths). */
+int db_run(struct db *d, const char *sql, struct ax_err *err);
 
 int db_begin(struct db *d, struct ax_err *err);       /* BEGIN IMMEDIATE */
 int db_commit(struct db *d, struct ax_err *err);
@@ -58,6 +60,32 @@ int db_scalar_int(struct db *d, const char *sql, int64_t *out, struct ax_err *er
 /* Key/value settings in the `meta` table. Returned text is malloc'd. */
 char *db_meta_get(struct db *d, const char *key);
 int db_meta_set(struct db *d, const char *key, const char *value, struct ax_err *err);
+
+/* Work a module defers to the end of a transaction (search indexing), or
+ * state it caches for one transaction (the audit head, pipelines):
+ * `before_commit` runs inside db_commit() before COMMIT; `mark` and `undo`
+ * let a rolled-back savepoint drop what its operation queued or cached;
+ * undo(0) runs when a transaction begins or rolls back. Any member may be
+ * NULL. Queues and caches are per thread. */
+struct db_txn_hooks {
+    int (*before_commit)(struct db *d, struct ax_err *err);
+    size_t (*mark)(void);
+    void (*undo)(size_t mark);
+};
+#define DB_MAX_TXN_HOOKS 4
+struct db_txn_mark {
+    size_t at[DB_MAX_TXN_HOOKS];
+};
+void db_add_txn_hooks(const struct db_txn_hooks *hooks);   /* at start-up */
+void db_txn_mark(struct db_txn_mark *m);
+void db_txn_undo(const struct db_txn_mark *m);             /* NULL: all */
+
+/* A savepoint that also rolls back the hooks' queues and caches: open it,
+ * do the work, then close it, rolling back when `failed`. `name` is a
+ * constant identifier. */
+int db_savepoint(struct db *d, const char *name, struct db_txn_mark *m, struct ax_err *err);
+int db_savepoint_end(struct db *d, const char *name, const struct db_txn_mark *m, bool failed,
+                     struct ax_err *err);
 
 /* Hook run on every new connection (e.g. to register the search tokenizer). */
 typedef int (*db_conn_hook)(sqlite3 *h);

@@ -47,6 +47,7 @@ struct req {
     struct buf body;
     bool too_large;
     char *upload_path;                 /* temp file of an upload (owned, unlinked at end) */
+    char *upload_name;                 /* file name the client gave a multipart upload (owned) */
     int upload_fd;
     size_t upload_size;
     json_t *form;                      /* text fields of a multipart upload */
@@ -81,6 +82,7 @@ struct req {
     void *write_arg;
     void (*write_arg_free)(void *);
     double started;
+    size_t discarded;                  /* body bytes dropped after an early reply */
 };
 
 int http_start(struct ax_err *err);

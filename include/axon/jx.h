@@ -10,11 +10,21 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "axon/buf.h"
 #include "axon/error.h"
 
 #define JX_MAX_DEPTH 32
 
 /* Parse; NULL with err (AX_EBADREQ, type "malformed-json") on failure. */
 json_t *jx_parse(const char *data, size_t len, struct ax_err *err);
+
+/* Append `v` as compact JSON (jansson's json_dumps costs several times
+ * more on the write path). JX_SORT_KEYS orders object keys by byte value;
+ * otherwise insertion order. Returns -1 when the buffer cap is hit. */
+#define JX_SORT_KEYS 1
+int jx_dump(struct buf *b, json_t *v, int flags);
+
+/* The same into a new malloc'd string (caller frees); NULL on failure. */
+char *jx_dumps(json_t *v, int flags);
 
 #endif

@@ -15,6 +15,9 @@
 #include "axon/db.h"
 #include "axon/model.h"
 
+/* Install the transaction hooks of the pipeline cache (once, at start). */
+void obj_init(void);
+
 int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                 json_t *old, json_t *rec, struct ax_err *err);
 

@@ -25,6 +25,11 @@
 
 #define SEARCH_KIND_MULT 16
 
+/* Install the commit-time hooks that apply queued index writes (once, at
+ * start). Inside a transaction search_put/search_remove only queue; the
+ * queue is applied just before COMMIT (see search.c for why). */
+void search_init(void);
+
 /* Register the "axon" tokenizer on a connection (db_conn_hook). */
 int search_register(sqlite3 *h);
 

@@ -1,0 +1,455 @@
+/* openapi.c - the OpenAPI 3.1 document, generated from the model tables
+ * and the route table so it cannot drift from what the server does. Built
+ * once, served as is. */
+#include "axon/api.h"
+
+#include "axon/log.h"
+#include "axon/model.h"
+#include "axon/router.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *doc_text;
+static pthread_once_t doc_once = PTHREAD_ONCE_INIT;
+
+static json_t *ref(const char *name)
+{
+    char r[128];
+    snprintf(r, sizeof r, "#/components/schemas/%s", name);
+    return json_pack("{s:s}", "$ref", r);
+}
+
+static void type_name(const struct object_def *def, char *out, size_t n, const char *suffix)
+{
+    snprintf(out, n, "%s%s", def->singular, suffix);
+    out[0] = (char)toupper((unsigned char)out[0]);
+    for (char *p = out; *p; p++)
+        if (*p == '_' && p[1]) {
+            memmove(p, p + 1, strlen(p));
+            *p = (char)toupper((unsigned char)*p);
+        }
+}
+
+static json_t *nullable(json_t *schema, bool nullable_)
+{
+    if (!nullable_)
+        return schema;
+    json_t *t = json_object_get(schema, "type");
+    if (json_is_string(t)) {
+        json_object_set_new(schema, "type", json_pack("[s,s]", json_string_value(t), "null"));
+        json_t *e = json_object_get(schema, "enum");
+        if (e)
+            json_array_append_new(e, json_null());
+        return schema;
+    }
+    return json_pack("{s:[o,{s:s}]}", "anyOf", schema, "type", "null");
+}
+
+static json_t *field_schema(const struct field_def *f)
+{
+    json_t *s;
+    switch (f->type) {
+    case FT_TEXT:
+    case FT_LONGTEXT:
+        s = json_pack("{s:s}", "type", "string");
+        if (f->max_len)
+            json_object_set_new(s, "maxLength", json_integer(f->max_len));
+        break;
+    case FT_EMAIL:
+        s = json_pack("{s:s,s:s}", "type", "string", "format", "email");
+        break;
+    case FT_INT:
+        s = json_pack("{s:s}", "type", "integer");
+        break;
+    case FT_NUM:
+        s = json_pack("{s:s}", "type", "number");
+        break;
+    case FT_BOOL:
+        s = json_pack("{s:s}", "type", "boolean");
+        break;
+    case FT_DATE:
+        s = json_pack("{s:s,s:s}", "type", "string", "format", "date");
+        break;
+    case FT_DATETIME:
+        s = json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+        break;
+    case FT_ENUM: {
+        json_t *e = json_array();
+        for (int i = 0; f->choices[i]; i++)
+            json_array_append_new(e, json_string(f->choices[i]));
+        s = json_pack("{s:s,s:o}", "type", "string", "enum", e);
+        break;
+    }
+    case FT_CURRENCY:
+        s = json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Z]{3}$");
+        break;
+    case FT_REF: {
+        const struct object_def *t = model_find(f->ref);
+        char pat[64];
+        snprintf(pat, sizeof pat, "^%s_[0-9a-z]{20}$", t ? t->prefix : "x");
+        s = json_pack("{s:s,s:s}", "type", "string", "pattern", pat);
+        break;
+    }
+    case FT_REFLIST:
+        s = json_pack("{s:s,s:{s:s},s:i}", "type", "array", "items", "type", "string", "maxItems", 50);
+        break;
+    case FT_STAGE:
+        s = json_pack("{s:s}", "type", "string");
+        break;
+    case FT_ATTRS:
+        s = json_pack("{s:s}", "type", "object");
+        break;
+    case FT_JSON:
+    default:
+        s = json_object();
+        break;
+    }
+    if (f->doc)
+        json_object_set_new(s, "description", json_string(f->doc));
+    return s;
+}
+
+/* The record as served, and the body a client sends. */
+static void object_schemas(json_t *schemas, const struct object_def *def)
+{
+    json_t *props = json_object(), *in = json_object(), *req = json_array(), *inreq = json_array();
+    char pat[64];
+    snprintf(pat, sizeof pat, "^%s_[0-9a-z]{20}$", def->prefix);
+    json_object_set_new(props, "id", json_pack("{s:s,s:s}", "type", "string", "pattern", pat));
+    json_object_set_new(props, "object", json_pack("{s:s,s:[s]}", "type", "string", "enum", def->singular));
+    for (int i = 0; i < def->nfields; i++) {
+        const struct field_def *f = &def->fields[i];
+        bool required = (f->flags & F_REQUIRED) != 0;
+        json_object_set_new(props, f->name, nullable(field_schema(f), !required && f->type != FT_ATTRS));
+        if (!(f->flags & F_SERVER)) {
+            json_t *s = nullable(field_schema(f), !required);
+            if (f->flags & F_CREATE_ONLY)
+                json_object_set_new(s, "description", json_string("set on create only"));
+            json_object_set_new(in, f->name, s);
+        }
+        if (required) {
+            if (f->read_roles == 0)
+                json_array_append_new(req, json_string(f->name));
+            json_array_append_new(inreq, json_string(f->name));
+        }
+    }
+    json_object_set_new(props, "created_at", json_pack("{s:s,s:s}", "type", "string", "format", "date-time"));
+    json_object_set_new(props, "updated_at", json_pack("{s:s,s:s}", "type", "string", "format", "date-time"));
+    json_object_set_new(props, "created_by", json_pack("{s:[s,s]}", "type", "string", "null"));
+    json_object_set_new(props, "version", json_pack("{s:s,s:i}", "type", "integer", "minimum", 1));
+    const char *sys[] = {"id", "object", "created_at", "updated_at", "version"};
+    for (size_t i = 0; i < sizeof sys / sizeof sys[0]; i++)
+        json_array_append_new(req, json_string(sys[i]));
+    char name[64], list[64], input[64];
+    type_name(def, name, sizeof name, "");
+    type_name(def, list, sizeof list, "List");
+    type_name(def, input, sizeof input, "Input");
+    json_object_set_new(schemas, name, json_pack("{s:s,s:o,s:o,s:b}", "type", "object",
+                                                 "properties", props, "required", req,
+                                                 "additionalProperties", 0));
+    char patch[64];
+    type_name(def, patch, sizeof patch, "Patch");
+    json_object_set_new(schemas, patch, json_pack("{s:s,s:O,s:b}", "type", "object",
+                                                  "properties", in, "additionalProperties", 0));
+    json_object_set_new(schemas, input, json_pack("{s:s,s:o,s:o,s:b}", "type", "object",
+                                                  "properties", in, "required", inreq,
+                                                  "additionalProperties", 0));
+    json_object_set_new(schemas, list, json_pack("{s:s,s:{s:{s:s,s:o},s:{s:[s,s]},s:{s:s}},s:[s,s]}",
+        "type", "object", "properties", "data", "type", "array", "items", ref(name),
+        "next", "type", "string", "null", "total", "type", "integer", "required", "data", "next"));
+}
+
+static json_t *problem_response(void)
+{
+    return json_pack("{s:s,s:{s:{s:o}}}", "description", "an error (RFC 9457 problem details)",
+                     "content", "application/problem+json", "schema", ref("Problem"));
+}
+
+static json_t *json_response(const char *desc, json_t *schema)
+{
+    return json_pack("{s:s,s:{s:{s:o}}}", "description", desc, "content", "application/json",
+                     "schema", schema);
+}
+
+static json_t *param(const char *name, const char *in, bool required, json_t *schema,
+                     const char *desc)
+{
+    json_t *p = json_pack("{s:s,s:s,s:b,s:o}", "name", name, "in", in, "required", required,
+                          "schema", schema);
+    if (desc)
+        json_object_set_new(p, "description", json_string(desc));
+    return p;
+}
+
+static json_t *list_params(const struct object_def *def)
+{
+    json_t *ps = json_array(), *sorts = json_array();
+    json_array_append_new(ps, param("limit", "query", false,
+        json_pack("{s:s,s:i,s:i,s:i}", "type", "integer", "minimum", 1, "maximum", 200, "default", 25), NULL));
+    json_array_append_new(ps, param("after", "query", false, json_pack("{s:s}", "type", "string"),
+                                    "cursor from the previous page's `next`"));
+    json_array_append_new(ps, param("count", "query", false, json_pack("{s:s}", "type", "boolean"),
+                                    "add `total`, the number of matching records"));
+    json_array_append_new(sorts, json_string("created_at"));
+    json_array_append_new(sorts, json_string("-created_at"));
+    json_array_append_new(sorts, json_string("updated_at"));
+    json_array_append_new(sorts, json_string("-updated_at"));
+    for (int i = 0; i < def->nfields; i++) {
+        const struct field_def *f = &def->fields[i];
+        if (f->flags & F_SORT) {
+            char neg[80];
+            snprintf(neg, sizeof neg, "-%s", f->name);
+            json_array_append_new(sorts, json_string(f->name));
+            json_array_append_new(sorts, json_string(neg));
+        }
+        if (!(f->flags & F_FILTER))
+            continue;
+        json_array_append_new(ps, param(f->name, "query", false, json_pack("{s:s}", "type", "string"),
+                                        "equals; also name[ne|lt|lte|gt|gte|in|null|contains]"));
+    }
+    json_array_append_new(ps, param("sort", "query", false,
+        json_pack("{s:s,s:o}", "type", "string", "enum", sorts), "field to sort by; '-' for descending"));
+    return ps;
+}
+
+static json_t *operation(const char *summary, const char *opid, json_t *params, json_t *body,
+                         const char *code, json_t *ok)
+{
+    json_t *op = json_pack("{s:s,s:s}", "summary", summary, "operationId", opid);
+    if (params)
+        json_object_set_new(op, "parameters", params);
+    if (body)
+        json_object_set_new(op, "requestBody", json_pack("{s:b,s:{s:{s:o}}}", "required", 1,
+                                                         "content", "application/json", "schema", body));
+    json_t *responses = json_object();
+    if (ok)
+        json_object_set_new(responses, code, ok);
+    else
+        json_object_set_new(responses, code, json_pack("{s:s}", "description", "done"));
+    json_object_set_new(responses, "default", problem_response());
+    json_object_set_new(op, "responses", responses);
+    return op;
+}
+
+static json_t *id_param(void)
+{
+    return param("id", "path", true, json_pack("{s:s}", "type", "string"), NULL);
+}
+
+static void object_paths(json_t *paths, const struct object_def *def)
+{
+    char name[64], list[64], input[64], path[128], opid[96];
+    type_name(def, name, sizeof name, "");
+    type_name(def, list, sizeof list, "List");
+    type_name(def, input, sizeof input, "Input");
+    json_t *coll = json_object(), *item = json_object(), *hist = json_object();
+    snprintf(opid, sizeof opid, "list_%s", def->name);
+    json_object_set_new(coll, "get", operation("list, filter and sort", opid, list_params(def), NULL,
+                                               "200", json_response("a page", ref(list))));
+    snprintf(opid, sizeof opid, "create_%s", def->name);
+    json_t *create = operation("create", opid,
+        json_pack("[o]", param("Idempotency-Key", "header", false, json_pack("{s:s,s:i}", "type", "string", "maxLength", 255), "retries with the same key get the first response")),
+        ref(input), "201", json_response("created; Location and ETag headers", ref(name)));
+    json_object_set_new(coll, "post", create);
+    snprintf(path, sizeof path, "/api/v1/%s", def->name);
+    json_object_set_new(paths, path, coll);
+
+    snprintf(opid, sizeof opid, "get_%s", def->name);
+    json_object_set_new(item, "get", operation("one record (ETag)", opid, json_pack("[o]", id_param()),
+                                               NULL, "200", json_response("the record", ref(name))));
+    snprintf(opid, sizeof opid, "update_%s", def->name);
+    char patch[64];
+    type_name(def, patch, sizeof patch, "Patch");
+    json_t *patch_body = ref(patch);
+    json_object_set_new(item, "patch", operation("change fields (merge patch; If-Match for optimistic concurrency)",
+        opid, json_pack("[o,o]", id_param(), param("If-Match", "header", false, json_pack("{s:s}", "type", "string"), "the ETag you read; 412 if it changed")),
+        patch_body, "200", json_response("the record", ref(name))));
+    snprintf(opid, sizeof opid, "delete_%s", def->name);
+    json_object_set_new(item, "delete", operation("delete (409 while referenced)", opid,
+        json_pack("[o,o]", id_param(), param("If-Match", "header", false, json_pack("{s:s}", "type", "string"), NULL)),
+        NULL, "204", NULL));
+    snprintf(path, sizeof path, "/api/v1/%s/{id}", def->name);
+    json_object_set_new(paths, path, item);
+
+    snprintf(opid, sizeof opid, "history_%s", def->name);
+    json_object_set_new(hist, "get", operation("audited changes of the record, newest first", opid,
+        json_pack("[o]", id_param()), NULL, "200", json_response("changes", ref("AuditList"))));
+    snprintf(path, sizeof path, "/api/v1/%s/{id}/history", def->name);
+    json_object_set_new(paths, path, hist);
+}
+
+static const char *common_schemas =
+    "{\"Problem\":{\"type\":\"object\",\"required\":[\"type\",\"title\",\"status\",\"detail\",\"request_id\"],"
+    " \"properties\":{\"type\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},\"status\":{\"type\":\"integer\"},"
+    "  \"detail\":{\"type\":\"string\"},\"instance\":{\"type\":\"string\"},\"request_id\":{\"type\":\"string\"},"
+    "  \"errors\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"pointer\",\"detail\"],"
+    "   \"properties\":{\"pointer\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\"}}}}}},"
+    "\"AuditEntry\":{\"type\":\"object\",\"required\":[\"seq\",\"at\",\"actor_type\",\"trigger\",\"object\",\"object_id\",\"action\",\"changes\"],"
+    " \"properties\":{\"seq\":{\"type\":\"integer\"},\"at\":{\"type\":\"string\",\"format\":\"date-time\"},"
+    "  \"actor_type\":{\"type\":\"string\"},\"actor_id\":{\"type\":[\"string\",\"null\"]},\"source\":{\"type\":[\"string\",\"null\"]},"
+    "  \"trigger\":{\"type\":\"string\"},\"request_id\":{\"type\":[\"string\",\"null\"]},\"object\":{\"type\":\"string\"},"
+    "  \"object_id\":{\"type\":\"string\"},\"action\":{\"enum\":[\"create\",\"update\",\"delete\"]},"
+    "  \"changes\":{\"type\":[\"object\",\"null\"],\"additionalProperties\":{\"type\":\"array\",\"minItems\":2,\"maxItems\":2}},"
+    "  \"redacted\":{\"type\":\"boolean\"}}},"
+    "\"AuditList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{"
+    " \"data\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/AuditEntry\"}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"AuditVerify\":{\"type\":\"object\",\"required\":[\"ok\",\"rows\"],\"properties\":{\"ok\":{\"type\":\"boolean\"},"
+    " \"rows\":{\"type\":\"integer\"},\"head\":{\"type\":\"string\"},\"first_broken\":{\"type\":\"object\","
+    "  \"properties\":{\"seq\":{\"type\":\"integer\"},\"reason\":{\"type\":\"string\"}}}}},"
+    "\"Timeline\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"next\":{\"type\":[\"string\",\"null\"]},"
+    " \"data\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"type\",\"at\",\"record\"],\"properties\":{"
+    "  \"type\":{\"enum\":[\"deal\",\"ticket\",\"activity\"]},\"at\":{\"type\":\"string\"},\"record\":{\"oneOf\":["
+    "   {\"$ref\":\"#/components/schemas/Deal\"},{\"$ref\":\"#/components/schemas/Ticket\"},{\"$ref\":\"#/components/schemas/Activity\"}]}}}}}},"
+    "\"StageChanges\":{\"type\":\"object\",\"required\":[\"data\"],\"properties\":{\"next\":{\"type\":\"null\"},"
+    " \"data\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"from\",\"to\",\"at\"],\"properties\":{"
+    "  \"from\":{\"type\":[\"string\",\"null\"]},\"to\":{\"type\":\"string\"},\"at\":{\"type\":\"string\"},\"actor\":{\"type\":[\"string\",\"null\"]}}}}}},"
+    "\"DealSummary\":{\"type\":\"object\",\"required\":[\"data\",\"total\"],\"properties\":{\"total\":{\"type\":\"integer\"},"
+    " \"data\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"stage\",\"count\"],\"properties\":{"
+    "  \"stage\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},\"amount\":{\"type\":\"number\"}}}}}},"
+    "\"SearchResults\":{\"type\":\"object\",\"required\":[\"query\",\"data\"],\"properties\":{\"query\":{\"type\":\"string\"},"
+    " \"data\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"object\",\"id\",\"title\",\"score\",\"snippet\",\"record\"],"
+    "  \"properties\":{\"object\":{\"enum\":[\"customer\",\"contact\",\"ticket\",\"activity\"]},\"id\":{\"type\":\"string\"},"
+    "   \"title\":{\"type\":[\"string\",\"null\"]},\"score\":{\"type\":\"number\"},"
+    "   \"snippet\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"text\",\"hit\"],"
+    "    \"properties\":{\"text\":{\"type\":\"string\"},\"hit\":{\"type\":\"boolean\"}}}},\"record\":{\"type\":\"object\"}}}}}},"
+    "\"Tenant\":{\"type\":\"object\",\"required\":[\"id\",\"slug\",\"name\",\"created_at\"],\"properties\":{"
+    " \"object\":{\"const\":\"tenant\"},\"id\":{\"type\":\"string\"},\"slug\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},"
+    " \"created_at\":{\"type\":\"string\"}}},"
+    "\"Session\":{\"type\":\"object\",\"required\":[\"user\",\"tenant\",\"role\",\"csrf_token\"],\"properties\":{"
+    " \"user\":{\"anyOf\":[{\"$ref\":\"#/components/schemas/User\"},{\"type\":\"null\"}]},"
+    " \"tenant\":{\"$ref\":\"#/components/schemas/Tenant\"},\"role\":{\"type\":\"string\"},\"actor\":{\"type\":\"string\"},"
+    " \"csrf_token\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"Login\":{\"type\":\"object\",\"required\":[\"tenant\",\"email\",\"password\"],\"additionalProperties\":false,"
+    " \"properties\":{\"tenant\":{\"type\":\"string\"},\"email\":{\"type\":\"string\"},\"password\":{\"type\":\"string\"}}},"
+    "\"ApiKey\":{\"type\":\"object\",\"required\":[\"id\",\"name\",\"scopes\"],\"properties\":{\"object\":{\"const\":\"api_key\"},"
+    " \"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},\"scopes\":{\"type\":\"string\"},\"prefix\":{\"type\":\"string\"},"
+    " \"token\":{\"type\":\"string\",\"description\":\"only in the response that creates the key\"},\"note\":{\"type\":\"string\"},"
+    " \"created_by\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":[\"string\",\"null\"]},\"last_used_at\":{\"type\":[\"string\",\"null\"]},"
+    " \"expires_at\":{\"type\":[\"string\",\"null\"]},\"revoked_at\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"ApiKeyList\":{\"type\":\"object\",\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/ApiKey\"}},\"next\":{\"type\":\"null\"}}},"
+    "\"ApiKeyInput\":{\"type\":\"object\",\"required\":[\"name\"],\"additionalProperties\":false,\"properties\":{"
+    " \"name\":{\"type\":\"string\"},\"scopes\":{\"type\":\"string\",\"description\":\"space-separated: read, write, admin\"},"
+    " \"expires_at\":{\"type\":\"string\",\"format\":\"date-time\"}}},"
+    "\"Job\":{\"type\":\"object\",\"required\":[\"id\",\"status\"],\"properties\":{\"id\":{\"type\":\"string\"},"
+    " \"object\":{\"const\":\"job\"},\"kind\":{\"type\":\"string\"},\"status\":{\"enum\":[\"queued\",\"running\",\"succeeded\",\"failed\"]},"
+    " \"total\":{\"type\":\"integer\"},\"done\":{\"type\":\"integer\"},\"failed\":{\"type\":\"integer\"},\"percent\":{\"type\":\"number\"}}},"
+    "\"JobList\":{\"type\":\"object\",\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/Job\"}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"JobErrors\":{\"type\":\"object\",\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":{"
+    " \"type\":\"object\",\"required\":[\"row\",\"message\"],\"properties\":{\"row\":{\"type\":\"integer\"},"
+    " \"field\":{\"type\":[\"string\",\"null\"]},\"message\":{\"type\":\"string\"}}}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"Health\":{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{\"const\":\"ok\"}}}}";
+
+/* Paths that are not generic object CRUD: method, path, summary, response schema, code. */
+static const struct {
+    const char *method, *path, *summary, *schema, *code;
+    bool public_;
+} special[] = {
+    {"get", "/healthz", "liveness", "Health", "200", true},
+    {"post", "/api/v1/session", "sign in; sets the HttpOnly session cookie", "Session", "200", true},
+    {"get", "/api/v1/session", "the signed-in user, tenant, role and CSRF token", "Session", "200", false},
+    {"delete", "/api/v1/session", "sign out", NULL, "204", false},
+    {"get", "/api/v1/tenant", "the caller's tenant", "Tenant", "200", false},
+    {"get", "/api/v1/search", "full-text search over customers, contacts, tickets and activities (?q=, ?types=, ?limit=)", "SearchResults", "200", false},
+    {"get", "/api/v1/audit", "the tenant's audit trail, newest first (?object=, ?limit=, ?after=)", "AuditList", "200", false},
+    {"get", "/api/v1/audit/verify", "recompute the audit hash chain; names the first broken row", "AuditVerify", "200", false},
+    {"get", "/api/v1/api-keys", "API keys (never their secrets)", "ApiKeyList", "200", false},
+    {"post", "/api/v1/api-keys", "create an API key; the token is in this response only", "ApiKey", "201", false},
+    {"delete", "/api/v1/api-keys/{id}", "revoke an API key", NULL, "204", false},
+    {"post", "/api/v1/users/{id}/password", "set a user's password ({\"password\"}: at least 10 characters)", NULL, "204", false},
+    {"post", "/api/v1/imports", "start a CSV import (multipart: file + options JSON)", "Job", "202", false},
+    {"post", "/api/v1/imports/preview", "preview a CSV: header, first rows, suggested mapping", NULL, "200", false},
+    {"get", "/api/v1/jobs", "background jobs, newest first", "JobList", "200", false},
+    {"get", "/api/v1/jobs/{id}", "a job's status and progress", "Job", "200", false},
+    {"get", "/api/v1/jobs/{id}/errors", "a job's per-row errors (?format=csv for CSV)", "JobErrors", "200", false},
+    {"get", "/api/v1/exports/{object}", "the filtered list as CSV (same filters as the list)", NULL, "200", false},
+    {"get", "/api/v1/customers/{id}/timeline", "deals, tickets and activities of a customer, newest first", "Timeline", "200", false},
+    {"get", "/api/v1/deals/summary", "deal counts and amounts per stage (?owner_id=, ?product_id=, ?pipeline_id=)", "DealSummary", "200", false},
+    {"get", "/api/v1/deals/{id}/stages", "a deal's stage changes with their times", "StageChanges", "200", false},
+};
+
+static void special_paths(json_t *paths)
+{
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+        json_t *item = json_object_get(paths, special[i].path);
+        if (!item) {
+            item = json_object();
+            json_object_set_new(paths, special[i].path, item);
+        }
+        char opid[96];
+        snprintf(opid, sizeof opid, "%s", special[i].path + (strncmp(special[i].path, "/api/v1/", 8) ? 1 : 8));
+        for (char *p = opid; *p; p++)
+            if (!isalnum((unsigned char)*p))
+                *p = '_';
+        char full[128];
+        snprintf(full, sizeof full, "%s_%s", special[i].method, opid);
+        json_t *params = NULL;
+        if (strstr(special[i].path, "{id}"))
+            params = json_pack("[o]", id_param());
+        else if (strstr(special[i].path, "{object}"))
+            params = json_pack("[o]", param("object", "path", true, json_pack("{s:s}", "type", "string"), NULL));
+        json_t *body = NULL;
+        if (!strcmp(special[i].path, "/api/v1/session") && !strcmp(special[i].method, "post"))
+            body = ref("Login");
+        if (!strcmp(special[i].path, "/api/v1/api-keys") && !strcmp(special[i].method, "post"))
+            body = ref("ApiKeyInput");
+        json_t *ok = special[i].schema ? json_response(special[i].summary, ref(special[i].schema)) : NULL;
+        json_t *op = operation(special[i].summary, full, params, body, special[i].code, ok);
+        if (special[i].public_)
+            json_object_set_new(op, "security", json_array());
+        json_object_set_new(item, special[i].method, op);
+    }
+}
+
+static void build(void)
+{
+    json_error_t je;
+    json_t *schemas = json_loads(common_schemas, 0, &je);
+    if (!schemas) {
+        log_error("openapi: common schemas: %s at %d", je.text, je.position);
+        return;
+    }
+    json_t *paths = json_object();
+    int n;
+    const struct object_def *const *all = model_all(&n);
+    for (int i = 0; i < n; i++)
+        object_schemas(schemas, all[i]);
+    special_paths(paths);
+    for (int i = 0; i < n; i++)
+        object_paths(paths, all[i]);
+    json_t *openapi_path = json_pack("{s:{s:s,s:s,s:[],s:{s:{s:s}}}}", "get", "summary",
+                                     "this document", "operationId", "get_openapi", "security",
+                                     "responses", "200", "description", "OpenAPI 3.1");
+    json_object_set_new(paths, "/api/v1/openapi.json", openapi_path);
+    json_t *doc = json_pack(
+        "{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:[{s:[]},{s:[]}],s:o,s:{s:o,s:{s:{s:s,s:s},s:{s:s,s:s,s:s}}}}",
+        "openapi", "3.1.0",
+        "info", "title", "Axon CRM API", "version", "1.0.0", "description",
+        "Multi-tenant CRM. JSON under /api/v1; cursor pagination (?limit=&after=, response "
+        "{data, next}); errors are RFC 9457 problem+json; ETag/If-Match on updates; "
+        "Idempotency-Key on POST; X-Request-Id echoed; 413/429 with Retry-After.",
+        "servers", "url", "/",
+        "security", "bearer", "session",
+        "paths", paths,
+        "components", "schemas", schemas, "securitySchemes",
+        "bearer", "type", "http", "scheme", "bearer",
+        "session", "type", "apiKey", "in", "cookie", "name", "axon_session");
+    doc_text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+}
+
+void api_openapi(struct req *r)
+{
+    pthread_once(&doc_once, build);
+    if (!doc_text) {
+        http_reply_problem(r, AX_EINTERNAL, "the OpenAPI document could not be built");
+        return;
+    }
+    http_add_header(r, "Cache-Control", "public, max-age=300");
+    http_reply_json(r, 200, doc_text);
+}

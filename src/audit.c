@@ -20,9 +20,12 @@ static int content_text(struct buf *b, int64_t seq, const char *at, const char *
                         const char *request_id, const char *object, const char *object_id,
                         const char *action, const char *changes)
 {
-    return buf_addf(b, "%lld\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", (long long)seq, at,
-                    actor_type, nz(actor_id), nz(source), trigger, nz(request_id), object,
-                    object_id, action, changes);
+    const char *parts[] = {at, actor_type, nz(actor_id), nz(source), trigger, nz(request_id),
+                           object, object_id, action, changes};
+    int rc = buf_addf(b, "%lld", (long long)seq);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        rc |= buf_addc(b, '\n') | buf_adds(b, parts[i]);
+    return rc ? -1 : 0;
 }
 
 static void chain(const unsigned char prev[HASH_LEN], const unsigned char content[HASH_LEN],

@@ -149,6 +149,7 @@ int main(int argc, char **argv)
     search_init();
     audit_init();
     obj_init();
+    store_init();
     if (argc < 2) {
         fputs(usage, stderr);
         fputs(config_usage(), stderr);

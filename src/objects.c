@@ -41,9 +41,18 @@ static void now_text(char out[TIME_TEXT_MAX]) { time_format_ms(time_now_ms(), ou
 
 /* ---- owner and unit ---- */
 
+/* Owners' primary units, remembered for the transaction (forgotten with
+ * the pipeline cache, and when a user is written). */
+static __thread json_t *owner_units;
+
 static int owner_unit(struct db *d, int64_t tenant, const char *owner, char unit[ID_MAX],
                       struct ax_err *err)
 {
+    json_t *known = owner_units ? json_object_get(owner_units, owner) : NULL;
+    if (known) {
+        snprintf(unit, ID_MAX, "%s", json_string_value(known));
+        return 0;
+    }
     sqlite3_stmt *st = db_prep(d,
         "SELECT json_extract(unit_ids,'$[0]') FROM users WHERE tenant_id=? AND id=?", err);
     if (!st)
@@ -54,6 +63,11 @@ static int owner_unit(struct db *d, int64_t tenant, const char *owner, char unit
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT)
         snprintf(unit, ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
     db_reset(st);
+    if (!sqlite3_get_autocommit(db_handle(d))) {
+        if (!owner_units)
+            owner_units = json_object();
+        json_object_set_new(owner_units, owner, json_string(unit));
+    }
     return 0;
 }
 
@@ -96,6 +110,8 @@ static __thread struct {
 static void forget_pipelines(size_t mark)
 {
     (void)mark;
+    json_decref(owner_units);
+    owner_units = NULL;
     for (int i = 0; i < pcache.n; i++) {
         json_decref(pcache.p[i].stages);
         json_decref(pcache.p[i].memo);
@@ -614,7 +630,7 @@ int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *d
 int obj_after_write(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                     json_t *old, json_t *rec, struct ax_err *err)
 {
-    if (is(def, "pipelines"))
+    if (is(def, "pipelines") || is(def, "users"))
         forget_pipelines(0);
     if (is(def, "deals"))
         return record_stage_change(d, c, old, rec, err);

@@ -212,6 +212,41 @@ static int load_row(struct db *d, int64_t tenant, const struct object_def *def,
     return *doc ? 0 : ax_fail(err, AX_EINTERNAL, "out of memory");
 }
 
+/* References a transaction has already checked: an import checks the same
+ * owners, products and accounts row after row. Only records found are
+ * remembered; the set is forgotten when a transaction begins or a
+ * savepoint rolls back, and on any delete (db_txn_hooks). */
+static __thread json_t *known_ids;
+
+static void forget_known(size_t mark)
+{
+    (void)mark;
+    json_decref(known_ids);
+    known_ids = NULL;
+}
+
+static const struct db_txn_hooks known_hooks = {NULL, NULL, forget_known};
+
+void store_init(void) { db_add_txn_hooks(&known_hooks); }
+
+static int exists_cached(struct db *d, int64_t tenant, const struct object_def *def,
+                         const char *id, struct ax_err *err)
+{
+    char key[ID_MAX + 24];
+    snprintf(key, sizeof key, "%lld/%s", (long long)tenant, id);
+    if (known_ids && json_object_get(known_ids, key))
+        return 1;
+    int found = store_exists(d, tenant, def, id, err);
+    if (found == 1 && !sqlite3_get_autocommit(db_handle(d))) {
+        if (!known_ids || json_object_size(known_ids) > 10000) {
+            json_decref(known_ids);
+            known_ids = json_object();
+        }
+        json_object_set_new(known_ids, key, json_true());
+    }
+    return found;
+}
+
 int store_exists(struct db *d, int64_t tenant, const struct object_def *def,
                  const char *id, struct ax_err *err)
 {
@@ -262,7 +297,7 @@ static int check_refs(struct db *d, int64_t tenant, const struct object_def *def
         json_t *e;
         json_array_foreach(ids, k, e) {
             const char *id = json_string_value(e);
-            int found = id ? store_exists(d, tenant, target, id, err) : 0;
+            int found = id ? exists_cached(d, tenant, target, id, err) : 0;
             if (found < 0) {
                 json_decref(ids);
                 return -1;
@@ -307,6 +342,15 @@ static int unique_conflict(struct db *d, const struct object_def *def, struct ax
         return -1;
     }
     return db_fail(d, err, "write");
+}
+
+/* [before, after] for the audit row (borrowed values). */
+static json_t *change_pair(json_t *before, json_t *after)
+{
+    json_t *a = json_array();
+    json_array_append(a, before);
+    json_array_append(a, after);
+    return a;
 }
 
 /* Bind the field columns after `first` fixed parameters; returns next index. */
@@ -382,7 +426,7 @@ int store_create(struct db *d, const struct ax_ctx *c, const struct object_def *
     for (int i = 0; i < def->nfields; i++) {
         json_t *v = json_object_get(rec, def->fields[i].name);
         if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
-            json_object_set_new(changes, def->fields[i].name, json_pack("[nO]", v));
+            json_object_set_new(changes, def->fields[i].name, change_pair(json_null(), v));
     }
     json_object_set_new(rec, "id", json_string(id));
     int arc = audit_append(d, c, def->name, id, "create", changes, err);
@@ -476,7 +520,7 @@ int store_update(struct db *d, const struct ax_ctx *c, const struct object_def *
         if (!b)
             b = json_null();
         if (!json_equal(a, b)) {
-            json_object_set_new(changes, f->name, json_pack("[OO]", a, b));
+            json_object_set_new(changes, f->name, change_pair(a, b));
             if (f->flags & (F_TITLE | F_BODY))
                 text_changed = true;
         }
@@ -601,6 +645,7 @@ int store_delete(struct db *d, const struct ax_ctx *c, const struct object_def *
     }
     if (obj_before_delete(d, c, def, old, err) || check_dependents(d, c->tenant, def, id, err))
         goto done;
+    forget_known(0);
     sqlite3_stmt *st = db_prep(d, sql_for(def)->del, err);
     if (!st)
         goto done;
@@ -616,7 +661,7 @@ int store_delete(struct db *d, const struct ax_ctx *c, const struct object_def *
         json_t *v = json_object_get(old, def->fields[i].name);
         /* As on create: empty attrs are no value. */
         if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
-            json_object_set_new(changes, def->fields[i].name, json_pack("[On]", v));
+            json_object_set_new(changes, def->fields[i].name, change_pair(v, json_null()));
     }
     if (audit_append(d, c, def->name, id, "delete", changes, err))
         goto done;

@@ -32,6 +32,9 @@ struct store_result {
 
 void store_result_free(struct store_result *r);
 
+/* Install the transaction hooks of the store's caches (once, at start). */
+void store_init(void);
+
 int store_get(struct db *d, const struct ax_ctx *c, const struct object_def *def,
               const char *id, struct store_result *out, struct ax_err *err);
 

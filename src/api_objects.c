@@ -114,6 +114,76 @@ void api_list(struct req *r)
     store_query_release(&q);
 }
 
+struct facet_params {
+    struct list_params list;
+    const char *fields;
+    long long limit;
+};
+
+static int facet_param(void *arg, const char *key, const char *value)
+{
+    struct facet_params *p = arg;
+    if (strcmp(key, "fields") == 0) {
+        p->fields = value;
+        return 0;
+    }
+    if (strcmp(key, "limit") == 0) {
+        char *end;
+        p->limit = strtoll(value, &end, 10);
+        if (*end || p->limit < 1 || p->limit > 100)
+            return ax_fail(&p->list.err, AX_EBADREQ, "limit must be an integer from 1 to 100");
+        return 0;
+    }
+    if (strcmp(key, "sort") == 0 || strcmp(key, "after") == 0 || strcmp(key, "count") == 0)
+        return ax_fail(&p->list.err, AX_EBADREQ, "facets take filters, fields and limit only");
+    return list_param(&p->list, key, value);
+}
+
+/* GET /api/v1/{object}/facets?fields=region,sector&limit=20[&filters]:
+ * the values a filter can take, with counts (for the UI's filter menus). */
+void api_facets(struct req *r)
+{
+    const struct object_def *def = api_object(r, r->params[0]);
+    if (!def || !can_read(r, def))
+        return;
+    struct db *d = read_db(r);
+    if (!d)
+        return;
+    struct store_query q;
+    store_query_init(&q);
+    struct facet_params p = {{d, &r->ctx, def, &q, {0}}, NULL, 20};
+    ax_err_clear(&p.list.err);
+    struct buf out;
+    buf_init(&out, 0);
+    if (http_each_query(r, facet_param, &p))
+        goto fail;
+    if (!p.fields || !*p.fields || strlen(p.fields) > 400) {
+        ax_fail(&p.list.err, AX_EBADREQ, "name the fields as ?fields=a,b (at most 8)");
+        goto fail;
+    }
+    char copy[401], *save = NULL;
+    snprintf(copy, sizeof copy, "%s", p.fields);
+    buf_adds(&out, "{\"data\":{");
+    int n = 0;
+    for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+        if (++n > 8) {
+            ax_fail(&p.list.err, AX_EBADREQ, "at most 8 fields");
+            goto fail;
+        }
+        buf_addf(&out, "%s\"%s\":", n > 1 ? "," : "", model_field(def, f) ? f : "");
+        if (store_facets(d, &r->ctx, def, &q, f, (int)p.limit, &out, &p.list.err))
+            goto fail;
+    }
+    buf_adds(&out, "}}");
+    http_reply_buf(r, 200, &out);
+    goto done;
+fail:
+    http_reply_error(r, &p.list.err);
+done:
+    buf_free(&out);
+    store_query_release(&q);
+}
+
 void api_get(struct req *r)
 {
     const struct object_def *def = api_object(r, r->params[0]);
@@ -430,13 +500,31 @@ static struct obj_write *new_write(struct req *r, enum write_kind kind,
     return w;
 }
 
+/* Everyone may change their own language, phone and title; the rest of a
+ * user record is the admins'. */
+static bool self_service(struct req *r, const struct object_def *def, enum write_kind kind)
+{
+    if (kind != W_UPDATE || strcmp(def->name, "users") != 0 || !r->ctx.user_id[0] ||
+        strcmp(r->params[1], r->ctx.user_id) != 0)
+        return false;
+    json_t *body = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+    bool ok = json_is_object(body) && json_object_size(body) > 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v)
+        if (strcmp(k, "locale") && strcmp(k, "phone") && strcmp(k, "title"))
+            ok = false;
+    json_decref(body);
+    return ok;
+}
+
 static void write_object(struct req *r, enum write_kind kind)
 {
     const struct object_def *def = api_object(r, r->params[0]);
     if (!def)
         return;
     int roles = kind == W_DELETE ? def->delete_roles : def->write_roles;
-    if (!http_require_role(r, roles))
+    if (!(r->ctx.role & roles) && !self_service(r, def, kind) && !http_require_role(r, roles))
         return;
     if (kind != W_CREATE && strlen(r->params[1]) >= ID_MAX) {
         http_reply_problem(r, AX_ENOTFOUND, "no %s with this id", def->singular);

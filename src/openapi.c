@@ -110,6 +110,15 @@ static json_t *field_schema(const struct field_def *f)
     }
     if (f->doc)
         json_object_set_new(s, "description", json_string(f->doc));
+    /* What a client may do with the field, so UIs need not copy model.c. */
+    if (f->flags & F_SORT)
+        json_object_set_new(s, "x-sortable", json_true());
+    if (f->flags & F_FILTER)
+        json_object_set_new(s, "x-filterable", json_true());
+    if (f->flags & F_KEY)
+        json_object_set_new(s, "x-natural-key", json_true());
+    if (f->flags & F_CREATE_ONLY)
+        json_object_set_new(s, "x-create-only", json_true());
     return s;
 }
 
@@ -275,6 +284,15 @@ static void object_paths(json_t *paths, const struct object_def *def)
     snprintf(path, sizeof path, "/api/v1/%s/{id}", def->name);
     json_object_set_new(paths, path, item);
 
+    json_t *facets = json_object();
+    snprintf(opid, sizeof opid, "facets_%s", def->name);
+    json_object_set_new(facets, "get", operation("common values of filterable fields, with counts",
+        opid, json_pack("[o,o]", param("fields", "query", true, json_pack("{s:s}", "type", "string"), "comma list, at most 8"),
+                        param("limit", "query", false, json_pack("{s:s,s:i,s:i}", "type", "integer", "minimum", 1, "maximum", 100), "values per field (20)")),
+        NULL, "200", json_response("values per field", ref("Facets"))));
+    snprintf(path, sizeof path, "/api/v1/%s/facets", def->name);
+    json_object_set_new(paths, path, facets);
+
     snprintf(opid, sizeof opid, "history_%s", def->name);
     json_object_set_new(hist, "get", operation("audited changes of the record, newest first", opid,
         json_pack("[o]", id_param()), NULL, "200", json_response("changes", ref("AuditList"))));
@@ -343,6 +361,9 @@ static const char *common_schemas =
     "\"JobErrors\":{\"type\":\"object\",\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":{"
     " \"type\":\"object\",\"required\":[\"row\",\"message\"],\"properties\":{\"row\":{\"type\":\"integer\"},"
     " \"field\":{\"type\":[\"string\",\"null\"]},\"message\":{\"type\":\"string\"}}}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"Facets\":{\"type\":\"object\",\"required\":[\"data\"],\"properties\":{\"data\":{\"type\":\"object\","
+    " \"additionalProperties\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"value\",\"count\"],"
+    "  \"properties\":{\"count\":{\"type\":\"integer\"}}}}}}},"
     "\"Health\":{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{\"const\":\"ok\"}}}}";
 
 /* Paths that are not generic object CRUD: method, path, summary, response schema, code. */

@@ -34,6 +34,7 @@ static const struct route routes[] = {
     {HM_GET, "/api/v1/deals/{id}/stages", api_deal_stages, 0, "a deal's stage changes"},
     {HM_GET, "/api/v1/{object}", api_list, 0, "list records"},
     {HM_POST, "/api/v1/{object}", api_create, 0, "create a record"},
+    {HM_GET, "/api/v1/{object}/facets", api_facets, 0, "common values of filterable fields"},
     {HM_GET, "/api/v1/{object}/{id}", api_get, 0, "one record"},
     {HM_PATCH, "/api/v1/{object}/{id}", api_update, 0, "change a record (merge patch)"},
     {HM_DELETE, "/api/v1/{object}/{id}", api_delete, 0, "delete a record"},

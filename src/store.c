@@ -759,6 +759,7 @@ static const struct {
 /* Pseudo-fields every object can be sorted or filtered by. */
 static const struct field_def sys_created = {"created_at", FT_DATETIME, F_SORT | F_FILTER, 0, NULL, NULL, NULL, 0, NULL};
 static const struct field_def sys_updated = {"updated_at", FT_DATETIME, F_SORT | F_FILTER, 0, NULL, NULL, NULL, 0, NULL};
+static const struct field_def sys_id = {"id", FT_TEXT, F_FILTER, 0, NULL, NULL, NULL, 0, NULL};
 
 static const struct field_def *query_field(const struct object_def *def, const char *name)
 {
@@ -766,6 +767,8 @@ static const struct field_def *query_field(const struct object_def *def, const c
         return &sys_created;
     if (strcmp(name, "updated_at") == 0)
         return &sys_updated;
+    if (strcmp(name, "id") == 0)
+        return &sys_id;
     return model_field(def, name);
 }
 
@@ -1093,44 +1096,66 @@ static json_t *column_value(sqlite3_stmt *st, int i)
 }
 
 /* Build "SELECT rid, doc[, sortcol] FROM t WHERE … ORDER BY … LIMIT ?" */
+/* What a list sorts by: the column, or for an enum its position in the
+ * field's choices, so tickets sort low < medium < high < critical. */
+static void sort_expr(const struct field_def *f, struct buf *out)
+{
+    if (f->type != FT_ENUM) {
+        buf_adds(out, f->name);
+        return;
+    }
+    buf_addf(out, "(CASE %s", f->name);
+    for (int i = 0; f->choices[i]; i++)
+        buf_addf(out, " WHEN '%s' THEN %d", f->choices[i], i);
+    buf_adds(out, " END)");
+}
+
 static int list_sql(const struct object_def *def, const struct store_query *q,
                     struct buf *sql, json_t *binds, struct ax_err *err)
 {
     const char *sc = q->sort ? q->sort->name : NULL;
     const char *dir = q->desc ? "DESC" : "ASC";
-    buf_addf(sql, "SELECT rid, doc%s%s FROM %s WHERE tenant_id=?", sc ? ", " : "", sc ? sc : "",
+    struct buf eb;
+    buf_init(&eb, 4096);
+    if (q->sort)
+        sort_expr(q->sort, &eb);
+    const char *e = eb.data;
+    buf_addf(sql, "SELECT rid, doc%s%s FROM %s WHERE tenant_id=?", e ? ", " : "", e ? e : "",
              def->table);
     add_filters(sql, binds, q);
     if (q->after) {
         json_t *v = NULL;
         int64_t rid;
-        if (cursor_decode(def, q->after, sc ? sc : "", q->desc, &v, &rid, err))
+        if (cursor_decode(def, q->after, sc ? sc : "", q->desc, &v, &rid, err)) {
+            buf_free(&eb);
             return -1;
+        }
         const char *cmp = q->desc ? "<" : ">";
-        if (!sc) {
+        if (!e) {
             buf_addf(sql, " AND rid %s ?", cmp);
         } else if (json_is_null(v)) {
             if (q->desc)
-                buf_addf(sql, " AND (%s IS NULL AND rid < ?)", sc);
+                buf_addf(sql, " AND (%s IS NULL AND rid < ?)", e);
             else
-                buf_addf(sql, " AND ((%s IS NULL AND rid > ?) OR %s IS NOT NULL)", sc, sc);
+                buf_addf(sql, " AND ((%s IS NULL AND rid > ?) OR %s IS NOT NULL)", e, e);
         } else {
             /* NULLs sort first ascending and last descending (SQLite's order). */
             if (q->desc)
-                buf_addf(sql, " AND (%s < ? OR (%s = ? AND rid < ?) OR %s IS NULL)", sc, sc, sc);
+                buf_addf(sql, " AND (%s < ? OR (%s = ? AND rid < ?) OR %s IS NULL)", e, e, e);
             else
-                buf_addf(sql, " AND (%s > ? OR (%s = ? AND rid > ?))", sc, sc);
+                buf_addf(sql, " AND (%s > ? OR (%s = ? AND rid > ?))", e, e);
             json_array_append(binds, v);
             json_array_append(binds, v);
         }
         json_array_append_new(binds, json_integer(rid));
         json_decref(v);
     }
-    if (sc)
-        buf_addf(sql, " ORDER BY %s %s, rid %s LIMIT ?", sc, dir, dir);
+    if (e)
+        buf_addf(sql, " ORDER BY %s %s, rid %s LIMIT ?", e, dir, dir);
     else
         buf_addf(sql, " ORDER BY rid %s LIMIT ?", dir);
     json_array_append_new(binds, json_integer(q->limit + 1));
+    buf_free(&eb);
     return 0;
 }
 
@@ -1381,4 +1406,47 @@ int store_check_schema(struct db *d, struct ax_err *err)
         }
     }
     return 0;
+}
+
+int store_facets(struct db *d, const struct ax_ctx *c, const struct object_def *def,
+                 const struct store_query *q, const char *field, int limit, struct buf *out,
+                 struct ax_err *err)
+{
+    const struct field_def *f = model_field(def, field);
+    if (!f || !(f->flags & F_FILTER) || f->type == FT_LONGTEXT || f->type == FT_DATETIME ||
+        f->type == FT_NUM || f->type == FT_JSON || f->type == FT_ATTRS)
+        return ax_fail_type(err, AX_EBADREQ, "unknown-field",
+                            "no facets for '%.60s' on %s", field, def->name);
+    if (!model_field_readable(f, c->role))
+        return ax_fail(err, AX_EFORBIDDEN, "your role cannot read '%s'", field);
+    struct buf sql;
+    buf_init(&sql, 0);
+    json_t *binds = json_array();
+    buf_addf(&sql, "SELECT %s, count(*) FROM %s WHERE tenant_id=? AND %s IS NOT NULL", f->name,
+             def->table, f->name);
+    add_filters(&sql, binds, q);
+    buf_addf(&sql, " GROUP BY %s ORDER BY count(*) DESC, %s LIMIT %d", f->name, f->name, limit);
+    sqlite3_stmt *st = db_prep(d, sql.data, err);
+    int rc = -1;
+    if (st) {
+        bind_all(st, binds, 2);
+        sqlite3_bind_int64(st, 1, c->tenant);
+        buf_adds(out, "[");
+        int n = 0, step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            json_t *v = column_value(st, 0);
+            if (f->type == FT_BOOL)
+                v = (json_decref(v), json_boolean(sqlite3_column_int(st, 0)));
+            buf_adds(out, n++ ? ",{\"value\":" : "{\"value\":");
+            jx_dump(out, v, 0);
+            json_decref(v);
+            buf_addf(out, ",\"count\":%lld}", (long long)sqlite3_column_int64(st, 1));
+        }
+        db_reset(st);
+        buf_addc(out, ']');
+        rc = step == SQLITE_DONE ? 0 : db_fail(d, err, "facets");
+    }
+    buf_free(&sql);
+    json_decref(binds);
+    return rc;
 }

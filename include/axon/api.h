@@ -21,6 +21,7 @@ void api_problem_doc(struct req *r);
 void api_list(struct req *r);
 void api_create(struct req *r);
 void api_get(struct req *r);
+void api_facets(struct req *r);
 void api_update(struct req *r);
 void api_delete(struct req *r);
 void api_history(struct req *r);

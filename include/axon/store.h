@@ -99,6 +99,12 @@ int store_query_param(struct db *d, const struct ax_ctx *c, const struct object_
 int store_list(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                const struct store_query *q, struct buf *out, struct ax_err *err);
 
+/* The most common values of a filterable field among the records that
+ * match q's filters, as [{"value":…,"count":n}…] appended to out. */
+int store_facets(struct db *d, const struct ax_ctx *c, const struct object_def *def,
+                 const struct store_query *q, const char *field, int limit, struct buf *out,
+                 struct ax_err *err);
+
 /* Visit every matching record in order (exports). The callback gets the
  * record's document; returning non-zero stops the walk. */
 typedef int (*store_visit_fn)(void *arg, const char *doc);

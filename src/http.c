@@ -100,7 +100,13 @@ static void set_request_id(struct req *r)
             return;
         }
     }
-    id_new("req", r->request_id);
+    /* Unique, not secret: a per-thread random prefix and a counter, so a
+     * request costs no getrandom() call. */
+    static __thread unsigned long long prefix, counter;
+    if (!prefix)
+        randombytes_buf(&prefix, sizeof prefix);
+    snprintf(r->request_id, sizeof r->request_id, "req_%012llx%08llx",
+             prefix & 0xffffffffffffULL, ++counter & 0xffffffffULL);
 }
 
 const char *http_header(struct req *r, const char *name)

@@ -3,6 +3,7 @@
 
 #include "axon/api.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,8 @@ static const struct route routes[] = {
 };
 #undef P
 
+_Static_assert(sizeof routes / sizeof routes[0] <= 64, "router: raise the patterns table");
+
 const struct route *router_routes(int *n)
 {
     *n = (int)(sizeof routes / sizeof routes[0]);
@@ -55,40 +58,83 @@ static const char *method_name(enum http_method m)
     return names[m];
 }
 
-/* Match `path` against `pattern`; on success store captures in r.
- * `{name}` takes one non-empty segment, `{*name}` the rest of the path. */
-static bool match(const char *pattern, const char *path, struct req *r, bool capture)
+/* Paths and patterns are compared segment by segment. Patterns are split
+ * once; a request's path once per request. */
+#define MAX_SEGS 12
+
+struct seg {
+    const char *p;
+    size_t n;
+};
+
+struct pattern {
+    struct seg segs[MAX_SEGS];
+    int nsegs;
+    int rest;      /* index of a {*name} segment, or -1 */
+};
+
+static struct pattern patterns[64];
+static pthread_once_t patterns_once = PTHREAD_ONCE_INIT;
+
+/* Split "/a/b/c" into segments; -1 when there are too many. */
+static int split(const char *path, struct seg *segs)
 {
-    const char *p = pattern, *u = path;
     int n = 0;
-    char *caps[REQ_MAX_PARAMS];
-    while (*p || *u) {
-        if (*p != '/' || *u != '/')
-            goto fail;
-        p++;
-        u++;
-        size_t pl = strcspn(p, "/"), ul = strcspn(u, "/");
-        if (p[0] == '{' && p[1] == '*')
-            ul = strlen(u);
-        else if (p[0] == '{' && ul == 0)
-            goto fail;
-        else if (p[0] != '{' && (pl != ul || strncmp(p, u, pl) != 0))
-            goto fail;
-        if (p[0] == '{' && capture) {
-            if (n == REQ_MAX_PARAMS)
-                goto fail;
-            caps[n++] = strndup(u, ul);
-        }
-        p += pl;
-        u += ul;
+    if (*path != '/')
+        return -1;
+    while (*path == '/') {
+        if (n == MAX_SEGS)
+            return -1;
+        path++;
+        size_t len = strcspn(path, "/");
+        segs[n].p = path;
+        segs[n].n = len;
+        n++;
+        path += len;
     }
-    for (int i = 0; i < n; i++)
-        r->params[r->nparams++] = caps[i];
+    return n;
+}
+
+static void compile_patterns(void)
+{
+    int n;
+    const struct route *all = router_routes(&n);
+    for (int i = 0; i < n && i < 64; i++) {
+        struct pattern *pt = &patterns[i];
+        pt->nsegs = split(all[i].pattern, pt->segs);
+        pt->rest = -1;
+        for (int k = 0; k < pt->nsegs; k++)
+            if (pt->segs[k].n > 1 && pt->segs[k].p[0] == '{' && pt->segs[k].p[1] == '*')
+                pt->rest = k;
+    }
+}
+
+/* `{name}` takes one non-empty segment, `{*name}` the rest of the path. */
+static bool match(const struct pattern *pt, const struct seg *segs, int nsegs)
+{
+    if (pt->rest >= 0 ? nsegs < pt->rest + 1 : nsegs != pt->nsegs)
+        return false;
+    int upto = pt->rest >= 0 ? pt->rest : pt->nsegs;
+    for (int k = 0; k < upto; k++) {
+        const struct seg *p = &pt->segs[k];
+        if (p->p[0] == '{') {
+            if (segs[k].n == 0)
+                return false;
+        } else if (p->n != segs[k].n || memcmp(p->p, segs[k].p, p->n) != 0) {
+            return false;
+        }
+    }
     return true;
-fail:
-    for (int i = 0; i < n; i++)
-        free(caps[i]);
-    return false;
+}
+
+static void capture(const struct pattern *pt, const struct seg *segs, struct req *r)
+{
+    int upto = pt->rest >= 0 ? pt->rest : pt->nsegs;
+    for (int k = 0; k < upto && r->nparams < REQ_MAX_PARAMS; k++)
+        if (pt->segs[k].p[0] == '{')
+            r->params[r->nparams++] = strndup(segs[k].p, segs[k].n);
+    if (pt->rest >= 0 && r->nparams < REQ_MAX_PARAMS)
+        r->params[r->nparams++] = strdup(segs[pt->rest].p);
 }
 
 const struct route *router_match(struct req *r, int *status, char *allow, size_t allowsz)
@@ -98,11 +144,18 @@ const struct route *router_match(struct req *r, int *status, char *allow, size_t
     enum http_method m = r->method == HM_HEAD ? HM_GET : r->method;
     size_t used = 0;
     allow[0] = '\0';
+    pthread_once(&patterns_once, compile_patterns);
+    struct seg segs[MAX_SEGS];
+    int nsegs = split(r->url, segs);
+    if (nsegs < 0) {
+        *status = 404;
+        return NULL;
+    }
     for (int i = 0; i < n; i++) {
-        if (!match(all[i].pattern, r->url, r, false))
+        if (!match(&patterns[i], segs, nsegs))
             continue;
         if (all[i].method == m) {
-            match(all[i].pattern, r->url, r, true);
+            capture(&patterns[i], segs, r);
             return &all[i];
         }
         /* The UI's catch-all would claim every path: only GET counts for it. */

@@ -798,7 +798,10 @@ static json_t *filter_value(const struct field_def *f, enum ftype type, const ch
     }
     struct field_def loose = *f;
     loose.max_len = 0;
-    if (loose.type == FT_LONGTEXT || loose.type == FT_EMAIL)
+    /* A custom enum's choices live in the tenant's registry, not here:
+     * compare its stored text as it is. */
+    if (loose.type == FT_LONGTEXT || loose.type == FT_EMAIL ||
+        (loose.type == FT_ENUM && !loose.choices))
         loose.type = FT_TEXT;
     char ptr[96];
     snprintf(ptr, sizeof ptr, "?%.80s", key);

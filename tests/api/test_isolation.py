@@ -140,6 +140,12 @@ def check_id_paths(server, beta, world, fam):
     return checked
 
 
+# A filterable field per object, for the facets endpoints.
+FACET_FIELD = {"customers": "name", "contacts": "name", "products": "name", "deals": "stage",
+               "tickets": "status", "activities": "kind", "users": "name", "units": "name",
+               "pipelines": "name", "fields": "name"}
+
+
 def check_lists(server, beta, world, fam):
     """GET every list-like path of a family as beta: none of alpha's ids or
     words appear. Returns the requests made."""
@@ -153,7 +159,11 @@ def check_lists(server, beta, world, fam):
             continue
         paths = [path.replace("{object}", o) for o in OBJECTS] if "{object}" in path else [path]
         for p in paths:
-            for query in ("", f"?q={word}", "?limit=200", "?count=true&limit=200"):
+            queries = ("", f"?q={word}", "?limit=200", "?count=true&limit=200")
+            if p.endswith("/facets"):
+                field = FACET_FIELD[p.split("/")[3]]
+                queries = (f"?fields={field}", f"?fields={field}&limit=100")
+            for query in queries:
                 if query.startswith("?q=") != p.endswith("/search"):
                     continue
                 r = beta.get(p + query)

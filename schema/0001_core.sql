@@ -330,8 +330,9 @@ CREATE TABLE job_errors (
 CREATE INDEX job_errors_job ON job_errors(job_rid, row);
 
 -- Full-text index over customers, contacts, tickets and activities.
--- rowid = object rid * 16 + kind. `scope` holds "t<tenant rid>" and the kind,
--- so the index itself narrows a query to one tenant. Tokenizer: search.c.
+-- rowid = object rid * 16 + kind. `scope` holds "t<tenant rid>"; it is
+-- UNINDEXED and compared in SQL next to the MATCH, so a query reads only
+-- its own terms' doclists. Tokenizer: search.c.
 CREATE VIRTUAL TABLE search_index USING fts5(
-    scope, title, body, tokenize = 'axon'
+    scope UNINDEXED, title, body, tokenize = 'axon'
 );

@@ -268,9 +268,12 @@ static int add_term(struct buf *b, int nterms, const char *s, size_t n, bool pre
     return prefix ? buf_adds(b, " *") : 0;
 }
 
-/* Phrase 0 is the scope; term i is phrase i + 1. `one_char` gets a bit
- * per one-character CJK prefix phrase, for the snippet. */
-static char *build_expr(const char *q, int64_t tenant, uint64_t *one_char)
+/* Term i is phrase i. `one_char` gets a bit per one-character CJK prefix
+ * phrase, for the snippet. The tenant is not part of the expression: it is
+ * an UNINDEXED column compared in SQL, so a query reads only the doclists
+ * of its own terms (an indexed tenant token matched every row of a big
+ * tenant and made search time grow with the tenant's size). */
+static char *build_expr(const char *q, uint64_t *one_char)
 {
     *one_char = 0;
     if (!q)
@@ -278,7 +281,7 @@ static char *build_expr(const char *q, int64_t tenant, uint64_t *one_char)
     size_t n = utf8_cut(q, strlen(q), QUERY_MAX_BYTES);
     struct buf b;
     buf_init(&b, 0);
-    if (buf_addf(&b, "scope:\"t%lld\" AND {title body}:(", (long long)tenant)) {
+    if (buf_adds(&b, "{title body}:(")) {
         buf_free(&b);
         return NULL;
     }
@@ -292,7 +295,7 @@ static char *build_expr(const char *q, int64_t tenant, uint64_t *one_char)
         if (cls != run && run != CC_SEP) {
             bool prefix = run == CC_WORD || nchars == 1;
             if (run == CC_CJK && nchars == 1)
-                *one_char |= (uint64_t)1 << (nterms + 1);
+                *one_char |= (uint64_t)1 << nterms;
             rc = add_term(&b, nterms++, q + start, i - start, prefix);
         }
         if (cls != run) {
@@ -310,10 +313,10 @@ static char *build_expr(const char *q, int64_t tenant, uint64_t *one_char)
     return buf_detach(&b);
 }
 
-char *search_match_expr(const char *q, int64_t tenant)
+char *search_match_expr(const char *q)
 {
     uint64_t one_char;
-    return build_expr(q, tenant, &one_char);
+    return build_expr(q, &one_char);
 }
 
 /* ---- snippets ----
@@ -756,7 +759,7 @@ int search_remove(struct db *d, const struct object_def *def, int64_t rid,
  * Kinds are filtered by a bit mask of allowed `rowid % SEARCH_KIND_MULT`. */
 static const char query_sql[] =
     "SELECT rowid, rank, axon_snippet(search_index, ?4) FROM search_index "
-    "WHERE search_index MATCH ?1 AND rank MATCH 'bm25(0.0, 10.0, 1.0)' "
+    "WHERE search_index MATCH ?1 AND scope = ?5 AND rank MATCH 'bm25(0.0, 10.0, 1.0)' "
     "AND ((1 << (rowid % " STR(SEARCH_KIND_MULT) ")) & ?2) != 0 "
     "ORDER BY rank LIMIT ?3";
 
@@ -846,13 +849,17 @@ static void free_hits(struct hit *hits, int n)
 
 /* Run the MATCH and copy the ranked rows out, so the statement is reset
  * before records are loaded through the same statement cache. */
-static int run_match(struct db *d, const char *expr, unsigned mask, uint64_t one_char,
-                     int fetch, struct hit *hits, int *nhits, struct ax_err *err)
+static int run_match(struct db *d, int64_t tenant, const char *expr, unsigned mask,
+                     uint64_t one_char, int fetch, struct hit *hits, int *nhits,
+                     struct ax_err *err)
 {
     sqlite3_stmt *st = db_prep(d, query_sql, err);
     if (!st)
         return -1;
+    char scope[32];
+    snprintf(scope, sizeof scope, "t%lld", (long long)tenant);
     sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, scope, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, mask);
     sqlite3_bind_int(st, 3, fetch);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)one_char);
@@ -964,7 +971,7 @@ static int query_hits(struct db *d, int64_t tenant, int role, const char *expr, 
     struct hit *hits = calloc((size_t)fetch, sizeof *hits);
     if (!hits)
         return ax_fail(err, AX_EINTERNAL, "out of memory");
-    int rc = run_match(d, expr, mask, one_char, fetch, hits, &nhits, err);
+    int rc = run_match(d, tenant, expr, mask, one_char, fetch, hits, &nhits, err);
     if (rc == 0)
         rc = add_hits(d, tenant, role, hits, nhits, limit, out, err);
     free_hits(hits, nhits);
@@ -984,7 +991,7 @@ int search_query(struct db *d, int64_t tenant, int role, const char *q,
     if (parse_types(types, role, &mask, err))
         return -1;
     uint64_t one_char;
-    char *expr = build_expr(q, tenant, &one_char);
+    char *expr = build_expr(q, &one_char);
     size_t start = out->len;
     int rc = buf_adds(out, "{\"query\":") || buf_add_json_str(out, q, strlen(q)) ||
              buf_adds(out, ",\"data\":[")

@@ -9,8 +9,8 @@
  * is a prefix query. FTS5's trigram tokenizer cannot match queries shorter
  * than three characters, which is why we do not use it.
  *
- * Rowids are `rid * 16 + kind`; the `scope` column holds "t<tenant rid>"
- * so a query is narrowed to one tenant inside the index. Results are
+ * Rowids are `rid * 16 + kind`; the UNINDEXED `scope` column holds
+ * "t<tenant rid>" and every query compares it. Results are
  * appended to caller buffers; nothing here allocates for the caller.
  */
 #ifndef AXON_SEARCH_H
@@ -47,6 +47,6 @@ int search_query(struct db *d, int64_t tenant, int role, const char *q,
 
 /* The FTS5 MATCH expression for a user query (malloc'd), or NULL when the
  * query has no searchable token. Exposed for unit tests. */
-char *search_match_expr(const char *q, int64_t tenant);
+char *search_match_expr(const char *q);
 
 #endif

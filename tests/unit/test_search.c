@@ -23,7 +23,7 @@ static sqlite3 *raw_open(void)
     assert_int_equal(search_register(h), 0);
     assert_int_equal(sqlite3_exec(h,
         "CREATE VIRTUAL TABLE search_index USING fts5("
-        "    scope, title, body, tokenize = 'axon'"
+        "    scope UNINDEXED, title, body, tokenize = 'axon'"
         ");", NULL, NULL, NULL), SQLITE_OK);
     return h;
 }
@@ -49,14 +49,17 @@ static void raw_put(sqlite3 *h, int64_t rowid, int64_t tenant, const char *title
  * Any SQLite error fails the test. */
 static int raw_match(sqlite3 *h, const char *q, int64_t tenant)
 {
-    char *expr = search_match_expr(q, tenant);
+    char *expr = search_match_expr(q);
     if (!expr)
         return -1;
     sqlite3_stmt *st;
+    char scope[32];
+    snprintf(scope, sizeof scope, "t%lld", (long long)tenant);
     assert_int_equal(sqlite3_prepare_v2(h,
-        "SELECT rowid FROM search_index WHERE search_index MATCH ?", -1, &st, NULL),
-        SQLITE_OK);
+        "SELECT rowid FROM search_index WHERE search_index MATCH ? AND scope = ?", -1, &st,
+        NULL), SQLITE_OK);
     sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, scope, -1, SQLITE_STATIC);
     int rc, found = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         found |= 1 << sqlite3_column_int(st, 0);
@@ -69,7 +72,7 @@ static int raw_match(sqlite3 *h, const char *q, int64_t tenant)
 
 static json_t *raw_snippet(sqlite3 *h, const char *q, int64_t rowid)
 {
-    char *expr = search_match_expr(q, 1);
+    char *expr = search_match_expr(q);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(h,
         "SELECT axon_snippet(search_index) FROM search_index "
@@ -186,22 +189,22 @@ static void test_hostile_input(void **state)
         int m = raw_match(*state, inputs[i], 1);
         assert_true(m == -1 || !(m & B(6)));
     }
-    assert_null(search_match_expr("", 1));
-    assert_null(search_match_expr("\"", 1));
-    assert_null(search_match_expr("*", 1));
-    assert_null(search_match_expr(" ,.;()\"*", 1));
-    assert_null(search_match_expr(NULL, 1));
-    char *e = search_match_expr("a\"b", 7);
+    assert_null(search_match_expr(""));
+    assert_null(search_match_expr("\""));
+    assert_null(search_match_expr("*"));
+    assert_null(search_match_expr(" ,.;()\"*"));
+    assert_null(search_match_expr(NULL));
+    char *e = search_match_expr("a\"b");
     assert_non_null(e);
-    assert_string_equal(e, "scope:\"t7\" AND {title body}:(\"a\" * AND \"b\" *)");
+    assert_string_equal(e, "{title body}:(\"a\" * AND \"b\" *)");
     free(e);
 }
 
 static void test_expression_shape(void **state)
 {
     (void)state;
-    char *e = search_match_expr("外卖送 送 Refund", 3);
-    assert_string_equal(e, "scope:\"t3\" AND {title body}:"
+    char *e = search_match_expr("外卖送 送 Refund");
+    assert_string_equal(e, "{title body}:"
                            "(\"外卖送\" AND \"送\" * AND \"Refund\" *)");
     free(e);
 }
@@ -214,7 +217,7 @@ static void test_long_input(void **state)
     for (size_t i = 0; i < n; i++)
         q[i] = i % 3 == 2 ? ' ' : 'a' + (char)(i % 26);
     q[n] = '\0';
-    char *e = search_match_expr(q, 1);
+    char *e = search_match_expr(q);
     assert_non_null(e);
     int terms = 0;
     for (const char *p = e; (p = strstr(p, " *")); p++)
@@ -226,7 +229,7 @@ static void test_long_input(void **state)
     for (size_t i = 0; i + 3 <= n; i += 3)
         memcpy(q + i, "送", 3);
     q[n - n % 3] = '\0';
-    e = search_match_expr(q, 1);
+    e = search_match_expr(q);
     assert_non_null(e);
     free(e);
     raw_match(*state, q, 1);

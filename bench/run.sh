@@ -95,6 +95,10 @@ result() { printf '%s\n' "$*" >>"$RESULTS"; }
 command -v wrk >/dev/null || die "wrk is missing (scripts/deps.sh bench installs it)"
 command -v sqlite3 >/dev/null || die "sqlite3 is missing"
 [ -x "$AXON" ] || die "$AXON is not built (make axon)"
+# Run a private copy: the tree may be rebuilt while the benchmark runs, and
+# perf must resolve symbols against the binary that actually ran.
+cp "$AXON" "$WORK/axon"
+AXON=$WORK/axon
 
 RUN_T0=$(now)
 PART_TIMES=()

@@ -14,9 +14,11 @@
  *                      (an absolute http:// or https:// URL ending in '/')
  *   email:send         axon.email.send
  * <object> is one of pack_perm_objects. Notes and tasks are activities
- * (activities:write); axon.suggest needs suggestions:write and
- * axon.approvals.request approvals:write. axon.log, axon.now, axon.json,
- * axon.text, axon.null, axon.reject and axon.settings need nothing.
+ * (axon.notes.add, axon.tasks.add need activities:write); axon.suggest
+ * needs suggestions:write and axon.approvals.request approvals:write.
+ * axon.log, axon.now, axon.json.*, axon.text.*, axon.null, axon.reject,
+ * axon.event and axon.settings need nothing. URL prefixes compare exactly
+ * and must end in '/', so a prefix never admits a look-alike host.
  */
 #ifndef AXON_PACK_PERM_H
 #define AXON_PACK_PERM_H

@@ -12,7 +12,7 @@ LIBOBJ  := $(filter-out build/obj/main.o,$(OBJ)) build/obj/schema_gen.o
 SCHEMA  := $(sort $(wildcard schema/*.sql))
 UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps run test unit api-test test-browser bench clean
+.PHONY: all deps run test unit lua-test api-test test-browser bench clean
 all: axon
 
 deps:
@@ -51,6 +51,10 @@ run: deps axon
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
 
+# The workflow packs that ship in lua/packs: compliance scan and their own tests.
+lua-test: axon
+	./axon --log-level warn pack test $(wildcard lua/packs/*)
+
 api-test: axon
 	$(PYTHON) -m pytest -q tests/api
 
@@ -67,6 +71,7 @@ test-browser: axon tests/browser/node_modules/.installed
 test:
 	@scripts/deps.sh test
 	$(MAKE) axon unit
+	$(MAKE) lua-test
 	$(MAKE) api-test
 	$(MAKE) test-browser
 

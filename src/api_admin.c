@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct db *read_db(struct req *r)
-{
-    struct ax_err e;
-    ax_err_clear(&e);
-    struct db *d = db_thread(&e);
-    if (!d)
-        http_reply_error(r, &e);
-    return d;
-}
-
 void api_health(struct req *r)
 {
     http_reply_json(r, 200, "{\"status\":\"ok\"}");
@@ -75,7 +65,7 @@ void api_problem_doc(struct req *r)
 
 void api_tenant(struct req *r)
 {
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;
@@ -95,7 +85,7 @@ void api_keys_list(struct req *r)
 {
     if (!http_require_role(r, ROLE_ADMIN))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;
@@ -263,7 +253,7 @@ void api_audit_list(struct req *r)
 {
     if (!http_require_role(r, ROLE_ADMIN | ROLE_MANAGER))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     long long limit, before;
     if (!d || api_int_param(r, "limit", 50, 1, 200, &limit) ||
         api_int_param(r, "after", 0, 0, 2000000000, &before))
@@ -288,7 +278,7 @@ void api_audit_verify(struct req *r)
 {
     if (!http_require_role(r, ROLE_ADMIN | ROLE_MANAGER))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;

@@ -18,16 +18,6 @@
 
 #define EXPORT_PAGE 500
 
-static struct db *read_db(struct req *r)
-{
-    struct ax_err e;
-    ax_err_clear(&e);
-    struct db *d = db_thread(&e);
-    if (!d)
-        http_reply_error(r, &e);
-    return d;
-}
-
 /* ---- uploads ---- */
 
 static bool csv_type(const char *ct)
@@ -166,7 +156,7 @@ void api_import_create(struct req *r)
 {
     if (!http_require_role(r, ROLES_LEADS) || !upload_ok(r))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     json_t *o = d ? upload_options(r) : NULL;
     if (!o)
         return;
@@ -202,7 +192,7 @@ void api_jobs_list(struct req *r)
     long long limit;
     if (!http_require_role(r, ROLES_LEADS) || api_int_param(r, "limit", 25, 1, 200, &limit))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     const char *after = http_query(r, "after");
@@ -223,7 +213,7 @@ void api_job_get(struct req *r)
 {
     if (!http_require_role(r, ROLES_LEADS))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;
@@ -298,7 +288,7 @@ void api_job_errors(struct req *r)
     long long limit, after;
     if (!http_require_role(r, ROLES_LEADS))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     if (wants_csv(r)) {
@@ -448,7 +438,7 @@ void api_export(struct req *r)
     const struct object_def *def = api_object(r, r->params[0]);
     if (!def || !http_require_role(r, ROLES_LEADS) || !http_require_role(r, def->read_roles))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;

@@ -61,7 +61,7 @@ static void set_etag(struct req *r, long long version)
     http_add_header(r, "ETag", etag);
 }
 
-static struct db *read_db(struct req *r)
+struct db *api_read_db(struct req *r)
 {
     struct ax_err e;
     ax_err_clear(&e);
@@ -97,7 +97,7 @@ void api_list(struct req *r)
     const struct object_def *def = api_object(r, r->params[0]);
     if (!def || !can_read(r, def))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct store_query q;
@@ -146,7 +146,7 @@ void api_facets(struct req *r)
     const struct object_def *def = api_object(r, r->params[0]);
     if (!def || !can_read(r, def))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct store_query q;
@@ -189,7 +189,7 @@ void api_get(struct req *r)
     const struct object_def *def = api_object(r, r->params[0]);
     if (!def || !can_read(r, def))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct store_result res;
@@ -241,7 +241,7 @@ void api_history(struct req *r)
     const struct object_def *def = api_object(r, r->params[0]);
     if (!def || !can_read(r, def))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     long long limit, before;
     if (!d || api_int_param(r, "limit", 50, 1, 200, &limit) ||
         api_int_param(r, "after", 0, 0, 2000000000, &before))
@@ -271,7 +271,7 @@ void api_history(struct req *r)
 
 void api_timeline(struct req *r)
 {
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     long long limit;
     if (!d || api_int_param(r, "limit", 25, 1, 200, &limit))
         return;
@@ -288,7 +288,7 @@ void api_timeline(struct req *r)
 
 void api_deal_stages(struct req *r)
 {
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;
@@ -339,7 +339,7 @@ void api_deal_summary(struct req *r)
     const struct object_def *def = model_find("deals");
     if (!can_read(r, def))
         return;
-    struct db *d = read_db(r);
+    struct db *d = api_read_db(r);
     if (!d)
         return;
     struct ax_err e;

@@ -54,7 +54,7 @@ static void forget_head(size_t mark)
     head.valid = false;
 }
 
-static const struct db_txn_hooks head_hooks = {NULL, NULL, forget_head};
+static const struct db_txn_hooks head_hooks = {.undo = forget_head};
 
 void audit_init(void) { db_add_txn_hooks(&head_hooks); }
 

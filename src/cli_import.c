@@ -11,6 +11,7 @@
 #include "axon/timefmt.h"
 #include "axon/writer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -436,6 +437,29 @@ static int demo_import(struct db *d, const struct ax_ctx *c, const char *dir,
     return rc;
 }
 
+/* The example workflow packs, uploaded (checked, not published: nothing
+ * runs until an admin publishes it). A missing folder is no error. */
+static int demo_packs(struct db *d, const struct ax_ctx *c, const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (!dh)
+        return 0;
+    char names[16][256];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dh)) && n < 16;)
+        if (e->d_name[0] != '.' && strlen(e->d_name) < sizeof names[0])
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    closedir(dh);
+    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%.3000s/%.255s", dir, names[i]);
+        rc = cli_pack_upload(d, c, path, false);
+    }
+    return rc;
+}
+
 struct meta_arg {
     const char *value;
 };
@@ -491,6 +515,9 @@ int cli_demo(int argc, char **argv)
     int rc = demo_tenant(d, &c) || demo_fields(d, &c, dir);
     for (size_t i = 0; rc == 0 && i < sizeof demo_steps / sizeof demo_steps[0]; i++)
         rc = demo_import(d, &c, dir, &demo_steps[i]);
+    if (rc == 0)
+        rc = demo_packs(d, &c, cli_arg(argc, argv, "--packs") ? cli_arg(argc, argv, "--packs")
+                                                              : "lua/packs");
     struct ax_err err;
     ax_err_clear(&err);
     struct meta_arg m = {c.tenant_id};

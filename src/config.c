@@ -27,6 +27,8 @@ void config_defaults(struct ax_config *c)
     c->max_connections = 1024;
     c->log_level = LOG_INFO;
     c->write_batch = 256;
+    c->retry_ms = 1000;
+    c->attempts = 5;
 }
 
 enum kind { K_STR, K_INT, K_SIZE, K_DBL, K_BOOL, K_DUR, K_LEVEL };
@@ -58,6 +60,10 @@ static const struct opt opts[] = {
     {"--secure-cookies", "AXON_SECURE_COOKIES", K_BOOL, O(secure_cookies), "mark cookies Secure (behind TLS)"},
     {"--log-level", "AXON_LOG_LEVEL", K_LEVEL, O(log_level), "debug, info, warn or error (info)"},
     {"--write-batch", "AXON_WRITE_BATCH", K_INT, O(write_batch), "writes per group commit (256)"},
+    {"--retry-ms", "AXON_RETRY_MS", K_INT, O(retry_ms),
+     "first retry of a failed after handler, ms; doubles each time (1000)"},
+    {"--attempts", "AXON_ATTEMPTS", K_INT, O(attempts),
+     "attempts of an after handler before it is dead-lettered (5)"},
 };
 
 static int set(struct ax_config *c, const struct opt *o, const char *v,

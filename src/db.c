@@ -287,7 +287,12 @@ int db_commit(struct db *d, struct ax_err *err)
     for (int i = 0; i < ntxn_hooks; i++)
         if (txn_hooks[i]->before_commit && txn_hooks[i]->before_commit(d, err))
             return -1;
-    return db_run(d, "COMMIT", err);
+    if (db_run(d, "COMMIT", err))
+        return -1;
+    for (int i = 0; i < ntxn_hooks; i++)
+        if (txn_hooks[i]->after_commit)
+            txn_hooks[i]->after_commit();
+    return 0;
 }
 
 void db_rollback(struct db *d)

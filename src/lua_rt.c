@@ -46,6 +46,7 @@ const char *const lua_rt_forbidden[] = {
 #include <lualib.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,26 @@ static void kill_hook(lua_State *L, lua_Debug *ar);
 static int raise_killed(lua_State *L, struct lua_run *run)
 {
     lua_sethook(L, kill_hook, LUA_MASKCOUNT, 1);
+    if (run->aborted[0])
+        return luaL_error(L, "%s", run->aborted);
     return luaL_error(L, "stopped: the %s budget of this run is used up", run->killed);
+}
+
+int lua_rt_abort(lua_State *L, const char *fmt, ...)
+{
+    struct lua_run *run = lua_rt_run(L);
+    char msg[sizeof run->aborted];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!run)
+        return luaL_error(L, "%s", msg);
+    if (!run->killed) {
+        run->killed = "permission";
+        snprintf(run->aborted, sizeof run->aborted, "%s", msg);
+    }
+    return raise_killed(L, run);
 }
 
 static void kill_hook(lua_State *L, lua_Debug *ar)
@@ -189,6 +209,8 @@ static void push_json(lua_State *L, json_t *v, int depth)
         const char *k;
         json_t *x;
         json_object_foreach(v, k, x) {
+            if (json_is_null(x))     /* an empty field reads as nil, as in plain Lua */
+                continue;
             push_json(L, x, depth + 1);
             lua_setfield(L, -2, k);
         }
@@ -413,6 +435,8 @@ static void make_readonly(lua_State *L, bool strict)
     lua_setmetatable(L, -2);
     lua_remove(L, inner);
 }
+
+void lua_rt_readonly(lua_State *L) { make_readonly(L, false); }
 
 /* Copy the listed members of library `lib` (as found in the loaded
  * table) into a new read-only table left on the stack. */
@@ -834,7 +858,9 @@ static int fail_from_stack(lua_State *L, struct lua_run *run, struct ax_err *err
     snprintf(run->error, sizeof run->error, "%.*s", (int)mlen, text);
     snprintf(run->traceback, sizeof run->traceback, "%s", tb ? tb + 1 : "");
     parse_where(run);
-    if (run->killed && !strstr(run->error, "budget"))
+    if (run->aborted[0] && !strstr(run->error, run->aborted))
+        snprintf(run->error, sizeof run->error, "%s", run->aborted);
+    else if (run->killed && !run->aborted[0] && !strstr(run->error, "budget"))
         snprintf(run->error, sizeof run->error, "stopped: the %s budget of this run is used up",
                  run->killed);
     ax_fail_type(err, AX_EINVALID, "workflow-error", "%s", run->error);
@@ -846,7 +872,7 @@ static void begin_run(struct lua_rt *rt, struct lua_run *run)
 {
     run->instructions = run->host_calls = run->rows = run->mem_peak = 0;
     run->killed = NULL;
-    run->error[0] = run->traceback[0] = run->where[0] = '\0';
+    run->error[0] = run->traceback[0] = run->where[0] = run->aborted[0] = '\0';
     run->line = 0;
     run->started = time_mono();
     rt->run = run;
@@ -906,6 +932,13 @@ int lua_rt_call(struct lua_rt *rt, const char *module, const char *func, json_t 
     /* stack: arg, msgh, call_body, module, func, arg */
     int rc = lua_pcall(L, 3, 1, 2);
     int out = 0;
+    if (rc == LUA_OK && run->killed) {
+        /* Killed inside a coroutine whose error resume caught: the run
+         * still ends as killed. */
+        lua_settop(L, 0);
+        lua_pushfstring(L, "%s", run->aborted[0] ? run->aborted : "stopped");
+        rc = LUA_ERRRUN;
+    }
     if (rc != LUA_OK) {
         if (rc == LUA_ERRMEM && !run->killed)
             run->killed = "memory";
@@ -961,6 +994,11 @@ int lua_rt_eval(struct lua_rt *rt, const char *name, const char *src, size_t len
     snprintf(chunk, sizeof chunk, "=%s", name);
     lua_pushstring(L, chunk);
     int rc = lua_pcall(L, 2, 1, 1), out = 0;
+    if (rc == LUA_OK && run->killed) {
+        lua_settop(L, 0);
+        lua_pushfstring(L, "%s", run->aborted[0] ? run->aborted : "stopped");
+        rc = LUA_ERRRUN;
+    }
     if (rc != LUA_OK) {
         if (rc == LUA_ERRMEM && !run->killed)
             run->killed = "memory";

@@ -4,9 +4,12 @@
 #include "axon/cli.h"
 #include "axon/config.h"
 #include "axon/db.h"
+#include "axon/dispatch.h"
+#include "axon/events.h"
 #include "axon/http.h"
 #include "axon/jobs.h"
 #include "axon/log.h"
+#include "axon/lua_rt.h"
 #include "axon/objects.h"
 #include "axon/search.h"
 #include "axon/store.h"
@@ -26,7 +29,7 @@ static const char usage[] =
     "commands:\n"
     "  serve                      run the HTTP server\n"
     "  migrate                    create the database or apply new migrations\n"
-    "  demo [--data DIR]          create the demo tenant and load data/ (once)\n"
+    "  demo [--data DIR] [--packs DIR]  create the demo tenant, load data/ and lua/packs/ (once)\n"
     "  tenant create NAME [--slug S] [--admin-email E] [--admin-password P]\n"
     "  tenant list\n"
     "  user add --tenant T --name N --email E [--role R] [--password P]\n"
@@ -34,6 +37,8 @@ static const char usage[] =
     "  apikey create --tenant T [--name N] [--scopes \"read write admin\"]\n"
     "  import --tenant T --object O --file F.csv [--mapping M.json] [--key FIELD]\n"
     "  export --tenant T --object O [--out F.csv] [filters as field=value]\n"
+    "  pack test DIR|FILE...       scan a workflow pack and run its tests\n"
+    "  pack upload --tenant T [--publish] DIR|FILE\n"
     "\n"
     "settings (flag, environment variable, meaning):\n";
 
@@ -88,7 +93,7 @@ static int serve(void)
     if (prepare_database())
         return 1;
     if (writer_start(axon_config.db_path, axon_config.write_batch, &err) ||
-        jobs_start(&err) || http_start(&err)) {
+        jobs_start(&err) || dispatch_start(&err) || http_start(&err)) {
         fprintf(stderr, "axon: %s\n", err.detail);
         return 1;
     }
@@ -110,7 +115,9 @@ static int serve(void)
         pause();
     log_info("shutting down");
     jobs_stop();
+    dispatch_stop();
     http_stop();
+    lua_pool_shutdown();
     return 0;
 }
 
@@ -150,6 +157,7 @@ int main(int argc, char **argv)
     audit_init();
     obj_init();
     store_init();
+    event_init();
     if (argc < 2) {
         fputs(usage, stderr);
         fputs(config_usage(), stderr);
@@ -164,6 +172,9 @@ int main(int argc, char **argv)
         printf("database %s is up to date\n", axon_config.db_path);
         return 0;
     }
+    /* Testing a pack needs no database of ours: its tests get a scratch one. */
+    if (strcmp(cmd, "pack") == 0 && argc > 2 && strcmp(argv[2], "test") == 0)
+        return cli_pack(argc - 2, argv + 2);
     if (prepare_database())
         return 1;
     static const struct {
@@ -172,6 +183,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"tenant", cli_tenant}, {"user", cli_user}, {"apikey", cli_apikey},
         {"import", cli_import}, {"export", cli_export}, {"demo", cli_demo},
+        {"pack", cli_pack},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(cmd, cmds[i].name) == 0)

@@ -46,6 +46,10 @@ static const char *const locales[] = {"en", "zh", NULL};
 static const char *const field_types[] = {"text", "number", "date", "bool", "enum", NULL};
 static const char *const custom_objects[] = {"customers", "contacts", "products", "deals",
                                              "tickets", "activities", NULL};
+static const char *const suggestion_statuses[] = {"open", "accepted", "dismissed", "completed",
+                                                  "expired", NULL};
+static const char *const approval_statuses[] = {"pending", "approved", "rejected", "cancelled",
+                                                NULL};
 
 #define NOT_SERVICE (ROLE_ADMIN | ROLE_MANAGER | ROLE_SALES | ROLE_READONLY)
 #define EXT {"external_id", FT_TEXT, F_KEY | F_FILTER, 200, NULL, NULL, NULL, 0, \
@@ -118,6 +122,7 @@ static const struct field_def deal_fields[] = {
     {"engage_date", FT_DATE, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "when engagement began"},
     {"close_date", FT_DATE, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "when won or lost"},
     {"expected_close_date", FT_DATE, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, NULL},
+    {"follow_up_date", FT_DATE, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "next planned contact"},
     {"stage_changed_at", FT_DATETIME, F_SERVER | F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "last stage change"},
     OWNER, UNIT, EXT, ATTRS,
 };
@@ -149,6 +154,41 @@ static const struct field_def activity_fields[] = {
     {"deal_id", FT_REF, F_FILTER, 0, "deals", NULL, NULL, 0, NULL},
     {"ticket_id", FT_REF, F_FILTER, 0, "tickets", NULL, NULL, 0, NULL},
     {"occurred_at", FT_DATETIME, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "default: now"},
+    {"due_at", FT_DATETIME, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "tasks: when it is due"},
+    {"completed_at", FT_DATETIME, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, "tasks: when it was done"},
+    OWNER, UNIT, EXT, ATTRS,
+};
+
+static const struct field_def suggestion_fields[] = {
+    {"title", FT_TEXT, F_REQUIRED | F_SORT | F_FILTER, 300, NULL, NULL, NULL, 0, "what to do next, in a line"},
+    {"action", FT_LONGTEXT, 0, 4000, NULL, NULL, NULL, 0, "the next best action, explained"},
+    {"customer_id", FT_REF, F_FILTER, 0, "customers", NULL, NULL, 0, NULL},
+    {"deal_id", FT_REF, F_FILTER, 0, "deals", NULL, NULL, 0, NULL},
+    {"ticket_id", FT_REF, F_FILTER, 0, "tickets", NULL, NULL, 0, NULL},
+    {"evidence", FT_JSON, 0, 0, NULL, NULL, NULL, 0,
+     "why: the signals, [{kind, text, object_id, …}] (at most 50)"},
+    {"rule", FT_TEXT, F_FILTER | F_SORT, 200, NULL, NULL, NULL, 0, "the rule or pack that made it"},
+    {"rule_version", FT_TEXT, F_FILTER, 64, NULL, NULL, NULL, 0, NULL},
+    {"status", FT_ENUM, F_FILTER | F_SORT, 0, NULL, suggestion_statuses, "\"open\"", 0, NULL},
+    {"status_reason", FT_TEXT, 0, 1000, NULL, NULL, NULL, 0, "why it was dismissed, or a note"},
+    {"expires_at", FT_DATETIME, F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, NULL},
+    {"dedupe_key", FT_TEXT, F_FILTER, 200, NULL, NULL, NULL, 0,
+     "suggestions with the same key and status open are merged"},
+    {"occurrences", FT_INT, F_SERVER | F_SORT, 0, NULL, NULL, "1", 0, "how often it was suggested"},
+    OWNER, UNIT, EXT, ATTRS,
+};
+
+static const struct field_def approval_fields[] = {
+    {"title", FT_TEXT, F_REQUIRED | F_SORT, 300, NULL, NULL, NULL, 0, "what is to be approved"},
+    {"object_type", FT_ENUM, F_FILTER | F_CREATE_ONLY, 0, NULL, custom_objects, NULL, 0,
+     "the kind of record it is about"},
+    {"object_id", FT_TEXT, F_FILTER | F_CREATE_ONLY, 40, NULL, NULL, NULL, 0, "the record it is about"},
+    {"request", FT_JSON, F_CREATE_ONLY, 0, NULL, NULL, NULL, 0, "the change asked for, as an object"},
+    {"reason", FT_LONGTEXT, 0, 4000, NULL, NULL, NULL, 0, NULL},
+    {"status", FT_ENUM, F_FILTER | F_SORT, 0, NULL, approval_statuses, "\"pending\"", 0, NULL},
+    {"decided_by", FT_REF, F_SERVER | F_FILTER, 0, "users", NULL, NULL, 0, NULL},
+    {"decided_at", FT_DATETIME, F_SERVER | F_FILTER | F_SORT, 0, NULL, NULL, NULL, 0, NULL},
+    {"comment", FT_TEXT, 0, 1000, NULL, NULL, NULL, 0, "the approver's note"},
     OWNER, UNIT, EXT, ATTRS,
 };
 
@@ -205,6 +245,10 @@ static const struct object_def objects[] = {
      ROLES_ALL, ROLE_ADMIN, ROLE_ADMIN, "name", NULL, false, false},
     {"fields", "custom_fields", "field", "fld", 10, custom_field_fields, N(custom_field_fields),
      ROLES_ALL, ROLE_ADMIN, ROLE_ADMIN, "name", NULL, false, false},
+    {"suggestions", "suggestions", "suggestion", "sug", 11, suggestion_fields, N(suggestion_fields),
+     ROLES_ALL, ROLES_STAFF, ROLES_LEADS, "title", NULL, false, false},
+    {"approvals", "approvals", "approval", "apr", 12, approval_fields, N(approval_fields),
+     ROLES_ALL, ROLES_LEADS, ROLE_ADMIN, "title", NULL, false, false},
 };
 
 const struct object_def *const *model_all(int *n)

@@ -121,7 +121,7 @@ static void forget_pipelines(size_t mark)
     pcache.default_id[0] = '\0';
 }
 
-static const struct db_txn_hooks pipeline_hooks = {NULL, NULL, forget_pipelines};
+static const struct db_txn_hooks pipeline_hooks = {.undo = forget_pipelines};
 
 void obj_init(void) { db_add_txn_hooks(&pipeline_hooks); }
 
@@ -590,6 +590,65 @@ static int check_user_email(struct db *d, const struct ax_ctx *c, json_t *old, j
 
 /* ---- entry points ---- */
 
+/* ---- suggestions and approvals ---- */
+
+#define EVIDENCE_MAX 50
+
+static int check_suggestion(json_t *rec, struct ax_err *err)
+{
+    json_t *ev = json_object_get(rec, "evidence");
+    if (json_is_null(ev) || !ev)
+        return 0;
+    if (!json_is_array(ev) || json_array_size(ev) > EVIDENCE_MAX) {
+        ax_field(err, "/evidence", "evidence is a list of at most %d signals", EVIDENCE_MAX);
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(ev, i, v)
+        if (!json_is_object(v)) {
+            char ptr[32];
+            snprintf(ptr, sizeof ptr, "/evidence/%zu", i);
+            ax_field(err, ptr, "a signal is an object such as {\"kind\":\"intent\",\"text\":…}");
+            return -1;
+        }
+    return 0;
+}
+
+/* An approval names a record of the tenant; once decided it is final, and
+ * the decision records who and when. */
+static int prepare_approval(struct db *d, const struct ax_ctx *c, json_t *old, json_t *rec,
+                            struct ax_err *err)
+{
+    const char *type = str(rec, "object_type"), *id = str(rec, "object_id");
+    if (!old && (type || id)) {
+        const struct object_def *def = type ? model_find(type) : NULL;
+        int found = def && id ? store_exists(d, c->tenant, def, id, err) : 0;
+        if (found < 0)
+            return -1;
+        if (!found) {
+            ax_field(err, "/object_id", "no %s with this id", def ? def->singular : "record");
+            return -1;
+        }
+    }
+    json_t *req = json_object_get(rec, "request");
+    if (req && !json_is_null(req) && !json_is_object(req)) {
+        ax_field(err, "/request", "the request is an object of field: value");
+        return -1;
+    }
+    const char *was = old ? str(old, "status") : NULL, *now = str(rec, "status");
+    if (old && was && strcmp(was, "pending") && changed(old, rec, "status"))
+        return ax_fail_type(err, AX_ECONFLICT, "decided", "this approval was %s already", was);
+    if (now && strcmp(now, "pending") && (!old || changed(old, rec, "status"))) {
+        char at[TIME_TEXT_MAX];
+        now_text(at);
+        json_object_set_new(rec, "decided_at", json_string(at));
+        json_object_set_new(rec, "decided_by",
+                            c->user_id[0] ? json_string(c->user_id) : json_null());
+    }
+    return 0;
+}
+
 int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                 json_t *old, json_t *rec, struct ax_err *err)
 {
@@ -624,6 +683,10 @@ int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *d
         return check_field_def(old, rec, err);
     if (is(def, "users"))
         return check_user_email(d, c, old, rec, err) || check_last_admin(d, c, old, rec, err) ? -1 : 0;
+    if (is(def, "suggestions"))
+        return check_suggestion(rec, err);
+    if (is(def, "approvals"))
+        return prepare_approval(d, c, old, rec, err);
     return 0;
 }
 

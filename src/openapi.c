@@ -310,7 +310,7 @@ static const char *common_schemas =
     " \"properties\":{\"seq\":{\"type\":\"integer\"},\"at\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "  \"actor_type\":{\"type\":\"string\"},\"actor_id\":{\"type\":[\"string\",\"null\"]},\"source\":{\"type\":[\"string\",\"null\"]},"
     "  \"trigger\":{\"type\":\"string\"},\"request_id\":{\"type\":[\"string\",\"null\"]},\"object\":{\"type\":\"string\"},"
-    "  \"object_id\":{\"type\":\"string\"},\"action\":{\"enum\":[\"create\",\"update\",\"delete\"]},"
+    "  \"object_id\":{\"type\":\"string\"},\"action\":{\"enum\":[\"create\",\"update\",\"delete\",\"upload\",\"publish\",\"disable\",\"rollback\"]},"
     "  \"changes\":{\"type\":[\"object\",\"null\"],\"additionalProperties\":{\"type\":\"array\",\"minItems\":2,\"maxItems\":2}},"
     "  \"redacted\":{\"type\":\"boolean\"}}},"
     "\"AuditList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{"
@@ -366,33 +366,146 @@ static const char *common_schemas =
     "  \"properties\":{\"count\":{\"type\":\"integer\"}}}}}}},"
     "\"Health\":{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{\"const\":\"ok\"}}}}";
 
+/* Schemas of workflow packs, replays, deliveries and the outbound queue. */
+static const char *workflow_schemas =
+    "{\"Finding\":{\"type\":\"object\",\"required\":[\"file\",\"line\",\"severity\",\"rule\",\"message\"],\"properties\":{"
+    " \"file\":{\"type\":\"string\"},\"line\":{\"type\":\"integer\"},\"column\":{\"type\":\"integer\"},"
+    " \"severity\":{\"enum\":[\"error\",\"warning\",\"info\"]},\"rule\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}}},"
+    "\"PackTests\":{\"type\":\"object\",\"required\":[\"passed\",\"failed\",\"results\"],\"properties\":{"
+    " \"passed\":{\"type\":\"integer\"},\"failed\":{\"type\":\"integer\"},\"results\":{\"type\":\"array\",\"items\":{"
+    "  \"type\":\"object\",\"required\":[\"file\",\"name\",\"outcome\"],\"properties\":{\"file\":{\"type\":\"string\"},"
+    "  \"name\":{\"type\":\"string\"},\"outcome\":{\"enum\":[\"passed\",\"failed\"]},\"error\":{\"type\":\"string\"},"
+    "  \"location\":{\"type\":\"string\"},\"duration_ms\":{\"type\":\"number\"}}}}}},"
+    "\"PackVersion\":{\"type\":\"object\",\"required\":[\"id\",\"pack_id\",\"version\",\"manifest\",\"scan\",\"tests\",\"publishable\"],"
+    " \"properties\":{\"object\":{\"const\":\"pack_version\"},\"id\":{\"type\":\"string\"},\"pack_id\":{\"type\":\"string\"},"
+    " \"version\":{\"type\":\"string\"},\"manifest\":{\"type\":\"object\"},\"sha256\":{\"type\":\"string\"},\"size\":{\"type\":\"integer\"},"
+    " \"scan\":{\"type\":\"object\",\"required\":[\"passed\",\"blocking\",\"findings\"],\"properties\":{\"passed\":{\"type\":\"boolean\"},"
+    "  \"blocking\":{\"type\":\"integer\"},\"findings\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Finding\"}}}},"
+    " \"tests\":{\"$ref\":\"#/components/schemas/PackTests\"},\"publishable\":{\"type\":\"boolean\"},"
+    " \"uploaded_by\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":\"string\"},"
+    " \"files\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"path\",\"size\",\"sha256\"],\"properties\":{"
+    "  \"path\":{\"type\":\"string\"},\"size\":{\"type\":\"integer\"},\"sha256\":{\"type\":\"string\"}}}}}},"
+    "\"PackFile\":{\"type\":\"object\",\"required\":[\"path\",\"size\",\"content\"],\"properties\":{\"path\":{\"type\":\"string\"},"
+    " \"size\":{\"type\":\"integer\"},\"content\":{\"type\":\"string\"}}},"
+    "\"Pack\":{\"type\":\"object\",\"required\":[\"id\",\"name\",\"status\",\"published_version\"],\"properties\":{"
+    " \"object\":{\"const\":\"pack\"},\"id\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},"
+    " \"status\":{\"enum\":[\"draft\",\"published\",\"disabled\"]},\"published_version\":{\"type\":[\"string\",\"null\"]},"
+    " \"scope\":{\"type\":[\"string\",\"null\"]},\"unit_id\":{\"type\":[\"string\",\"null\"]},\"settings\":{\"type\":\"object\"},"
+    " \"rollback_to\":{\"type\":[\"string\",\"null\"]},\"description\":{\"type\":[\"string\",\"null\"]},"
+    " \"created_at\":{\"type\":\"string\"},\"updated_at\":{\"type\":\"string\"},"
+    " \"versions\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"id\",\"version\",\"publishable\"]}},"
+    " \"publications\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"action\",\"at\"]}}}},"
+    "\"PackList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/Pack\"}},\"next\":{\"type\":\"null\"}}},"
+    "\"PublishInput\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+    " \"scope\":{\"enum\":[\"tenant\",\"unit\"]},\"unit_id\":{\"type\":[\"string\",\"null\"]},\"settings\":{\"type\":\"object\"}}},"
+    "\"RollbackInput\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{\"version\":{\"type\":\"string\"}}},"
+    "\"Run\":{\"type\":\"object\",\"required\":[\"seq\",\"phase\",\"fn\",\"version\",\"outcome\",\"duration_ms\",\"instructions\"],"
+    " \"properties\":{\"seq\":{\"type\":\"integer\"},\"event_id\":{\"type\":[\"string\",\"null\"]},\"delivery_id\":{\"type\":[\"string\",\"null\"]},"
+    " \"event\":{\"type\":\"string\"},\"phase\":{\"enum\":[\"before\",\"after\",\"schedule\"]},\"fn\":{\"type\":\"string\"},"
+    " \"version\":{\"type\":\"string\"},\"started_at\":{\"type\":\"string\"},\"duration_ms\":{\"type\":\"number\"},"
+    " \"instructions\":{\"type\":\"integer\"},\"memory\":{\"type\":\"integer\"},\"host_calls\":{\"type\":\"integer\"},"
+    " \"rows\":{\"type\":\"integer\"},\"outcome\":{\"enum\":[\"ok\",\"error\",\"rejected\",\"killed\"]},"
+    " \"error\":{\"type\":[\"string\",\"null\"]},\"traceback\":{\"type\":[\"string\",\"null\"]},"
+    " \"location\":{\"type\":[\"string\",\"null\"]},\"logs\":{\"type\":\"array\"}}},"
+    "\"RunList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/Run\"}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"Delivery\":{\"type\":\"object\",\"required\":[\"id\",\"status\"],\"properties\":{\"object\":{\"const\":\"delivery\"},"
+    " \"id\":{\"type\":\"string\"},\"pack_id\":{\"type\":\"string\"},\"version\":{\"type\":\"string\"},\"fn\":{\"type\":\"string\"},"
+    " \"status\":{\"enum\":[\"pending\",\"done\",\"dead\",\"skipped\"]},\"attempts\":{\"type\":\"integer\"},"
+    " \"next_attempt_at\":{\"type\":[\"string\",\"null\"]},\"last_error\":{\"type\":[\"string\",\"null\"]},"
+    " \"created_at\":{\"type\":\"string\"},\"finished_at\":{\"type\":[\"string\",\"null\"]},\"event_id\":{\"type\":[\"string\",\"null\"]},"
+    " \"event\":{\"type\":[\"string\",\"null\"]},\"record_id\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"DeliveryList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/Delivery\"}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"ReplayInput\":{\"description\":\"events: a JSON array, {events:[…]} or NDJSON\",\"type\":[\"array\",\"object\"]},"
+    "\"Replay\":{\"type\":\"object\",\"required\":[\"pack_id\",\"version\",\"dry_run\",\"summary\"],\"properties\":{"
+    " \"object\":{\"const\":\"replay\"},\"pack_id\":{\"type\":\"string\"},\"version\":{\"type\":\"string\"},\"dry_run\":{\"const\":true},"
+    " \"truncated\":{\"type\":\"boolean\"},\"duration_ms\":{\"type\":\"number\"},"
+    " \"summary\":{\"type\":\"object\",\"required\":[\"events\",\"writes_ok\",\"writes_rejected\",\"writes_failed\",\"runs\",\"effects\"]},"
+    " \"events\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"index\",\"type\",\"write\",\"runs\"],\"properties\":{"
+    "  \"index\":{\"type\":\"integer\"},\"type\":{\"type\":\"string\"},\"write\":{\"type\":\"object\",\"required\":[\"ok\"]},"
+    "  \"runs\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"phase\",\"fn\",\"outcome\",\"effects\"]}}}}}}},"
+    "\"Outbound\":{\"type\":\"object\",\"required\":[\"id\",\"kind\",\"target\",\"status\"],\"properties\":{"
+    " \"object\":{\"const\":\"outbound\"},\"id\":{\"type\":\"string\"},\"kind\":{\"enum\":[\"http\",\"email\"]},"
+    " \"method\":{\"type\":[\"string\",\"null\"]},\"target\":{\"type\":\"string\"},\"request\":{\"type\":[\"object\",\"null\"]},"
+    " \"status\":{\"type\":\"string\"},\"attempts\":{\"type\":\"integer\"},\"created_by\":{\"type\":[\"string\",\"null\"]},"
+    " \"event_id\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":\"string\"}}},"
+    "\"OutboundList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/Outbound\"}},\"next\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"BudgetLimits\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+    " \"instructions\":{\"type\":\"integer\",\"minimum\":1},\"memory\":{\"type\":\"integer\",\"minimum\":1},"
+    " \"wall_ms\":{\"type\":\"integer\",\"minimum\":1},\"host_calls\":{\"type\":\"integer\",\"minimum\":1},"
+    " \"rows\":{\"type\":\"integer\",\"minimum\":1}}},"
+    "\"WorkflowBudgetInput\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+    " \"before\":{\"$ref\":\"#/components/schemas/BudgetLimits\"},\"after\":{\"$ref\":\"#/components/schemas/BudgetLimits\"}}},"
+    "\"WorkflowBudget\":{\"type\":\"object\",\"required\":[\"override\",\"default_before\",\"default_after\"],\"properties\":{"
+    " \"override\":{\"$ref\":\"#/components/schemas/WorkflowBudgetInput\"},\"default_before\":{\"type\":\"object\"},"
+    " \"default_after\":{\"type\":\"object\"}}}}";
+
 /* Paths that are not generic object CRUD: method, path, summary, response schema, code. */
 static const struct {
     const char *method, *path, *summary, *schema, *code;
     bool public_;
+    const char *body;         /* request schema, or NULL */
+    const char *also;         /* a second success code with the same schema */
 } special[] = {
-    {"get", "/healthz", "liveness", "Health", "200", true},
-    {"post", "/api/v1/session", "sign in; sets the HttpOnly session cookie", "Session", "200", true},
-    {"get", "/api/v1/session", "the signed-in user, tenant, role and CSRF token", "Session", "200", false},
-    {"delete", "/api/v1/session", "sign out", NULL, "204", false},
-    {"get", "/api/v1/tenant", "the caller's tenant", "Tenant", "200", false},
-    {"get", "/api/v1/search", "full-text search over customers, contacts, tickets and activities (?q=, ?types=, ?limit=)", "SearchResults", "200", false},
-    {"get", "/api/v1/audit", "the tenant's audit trail, newest first (?object=, ?limit=, ?after=)", "AuditList", "200", false},
-    {"get", "/api/v1/audit/verify", "recompute the audit hash chain; names the first broken row", "AuditVerify", "200", false},
-    {"get", "/api/v1/api-keys", "API keys (never their secrets)", "ApiKeyList", "200", false},
-    {"post", "/api/v1/api-keys", "create an API key; the token is in this response only", "ApiKey", "201", false},
-    {"delete", "/api/v1/api-keys/{id}", "revoke an API key", NULL, "204", false},
-    {"post", "/api/v1/users/{id}/password", "set a user's password ({\"password\"}: at least 10 characters)", NULL, "204", false},
-    {"post", "/api/v1/imports", "start a CSV import (multipart: file + options JSON)", "Job", "202", false},
-    {"post", "/api/v1/imports/preview", "preview a CSV: header, first rows, suggested mapping", NULL, "200", false},
-    {"get", "/api/v1/jobs", "background jobs, newest first", "JobList", "200", false},
-    {"get", "/api/v1/jobs/{id}", "a job's status and progress", "Job", "200", false},
-    {"get", "/api/v1/jobs/{id}/errors", "a job's per-row errors (?format=csv for CSV)", "JobErrors", "200", false},
-    {"get", "/api/v1/exports/{object}", "the filtered list as CSV (same filters as the list)", NULL, "200", false},
-    {"get", "/api/v1/customers/{id}/timeline", "deals, tickets and activities of a customer, newest first", "Timeline", "200", false},
-    {"get", "/api/v1/deals/summary", "deal counts and amounts per stage (?owner_id=, ?product_id=, ?pipeline_id=)", "DealSummary", "200", false},
-    {"get", "/api/v1/deals/{id}/stages", "a deal's stage changes with their times", "StageChanges", "200", false},
+    {"get", "/healthz", "liveness", "Health", "200", true, NULL, NULL},
+    {"post", "/api/v1/session", "sign in; sets the HttpOnly session cookie", "Session", "200", true, NULL, NULL},
+    {"get", "/api/v1/session", "the signed-in user, tenant, role and CSRF token", "Session", "200", false, NULL, NULL},
+    {"delete", "/api/v1/session", "sign out", NULL, "204", false, NULL, NULL},
+    {"get", "/api/v1/tenant", "the caller's tenant", "Tenant", "200", false, NULL, NULL},
+    {"get", "/api/v1/search", "full-text search over customers, contacts, tickets and activities (?q=, ?types=, ?limit=)", "SearchResults", "200", false, NULL, NULL},
+    {"get", "/api/v1/audit", "the tenant's audit trail, newest first (?object=, ?limit=, ?after=)", "AuditList", "200", false, NULL, NULL},
+    {"get", "/api/v1/audit/verify", "recompute the audit hash chain; names the first broken row", "AuditVerify", "200", false, NULL, NULL},
+    {"get", "/api/v1/api-keys", "API keys (never their secrets)", "ApiKeyList", "200", false, NULL, NULL},
+    {"post", "/api/v1/api-keys", "create an API key; the token is in this response only", "ApiKey", "201", false, NULL, NULL},
+    {"delete", "/api/v1/api-keys/{id}", "revoke an API key", NULL, "204", false, NULL, NULL},
+    {"post", "/api/v1/users/{id}/password", "set a user's password ({\"password\"}: at least 10 characters)", NULL, "204", false, NULL, NULL},
+    {"post", "/api/v1/imports", "start a CSV import (multipart: file + options JSON)", "Job", "202", false, NULL, NULL},
+    {"post", "/api/v1/imports/preview", "preview a CSV: header, first rows, suggested mapping", NULL, "200", false, NULL, NULL},
+    {"get", "/api/v1/jobs", "background jobs, newest first", "JobList", "200", false, NULL, NULL},
+    {"get", "/api/v1/jobs/{id}", "a job's status and progress", "Job", "200", false, NULL, NULL},
+    {"get", "/api/v1/jobs/{id}/errors", "a job's per-row errors (?format=csv for CSV)", "JobErrors", "200", false, NULL, NULL},
+    {"get", "/api/v1/exports/{object}", "the filtered list as CSV (same filters as the list)", NULL, "200", false, NULL, NULL},
+    {"get", "/api/v1/customers/{id}/timeline", "deals, tickets and activities of a customer, newest first", "Timeline", "200", false, NULL, NULL},
+    {"get", "/api/v1/deals/summary", "deal counts and amounts per stage (?owner_id=, ?product_id=, ?pipeline_id=)", "DealSummary", "200", false, NULL, NULL},
+    {"get", "/api/v1/deals/{id}/stages", "a deal's stage changes with their times", "StageChanges", "200", false, NULL, NULL},
+    {"post", "/api/v1/packs", "upload a workflow pack version: a .zip or .tar.gz as the body or as multipart field 'file' (201; 200 when the same archive was uploaded before)", "PackVersion", "201", false, NULL, "200"},
+    {"get", "/api/v1/packs", "workflow packs", "PackList", "200", false, NULL, NULL},
+    {"get", "/api/v1/packs/{id}", "a pack with its versions and publications", "Pack", "200", false, NULL, NULL},
+    {"get", "/api/v1/packs/{id}/history", "a pack's audited changes (upload, publish, disable, rollback)", "AuditList", "200", false, NULL, NULL},
+    {"get", "/api/v1/packs/{id}/runs", "the pack's run log, newest first (?outcome=, ?limit=, ?after=)", "RunList", "200", false, NULL, NULL},
+    {"get", "/api/v1/packs/{id}/deliveries", "the pack's after-handler deliveries (?status=pending|done|dead|skipped)", "DeliveryList", "200", false, NULL, NULL},
+    {"post", "/api/v1/packs/{id}/disable", "stop the pack", "Pack", "200", false, NULL, NULL},
+    {"post", "/api/v1/packs/{id}/rollback", "run the previously published (or the named) version again", "Pack", "200", false, "RollbackInput", NULL},
+    {"get", "/api/v1/packs/{id}/versions/{version}", "a version: manifest, files, compliance scan, tests", "PackVersion", "200", false, NULL, NULL},
+    {"get", "/api/v1/packs/{id}/versions/{version}/file", "one file of a version (?path=)", "PackFile", "200", false, NULL, NULL},
+    {"post", "/api/v1/packs/{id}/versions/{version}/publish", "publish the version to the tenant or one unit, with setting values", "Pack", "200", false, "PublishInput", NULL},
+    {"post", "/api/v1/packs/{id}/versions/{version}/replay", "dry run: make the events' writes with this version's handlers and roll everything back (?detail=summary)", "Replay", "200", false, "ReplayInput", NULL},
+    {"get", "/api/v1/deliveries", "after-handler deliveries of all packs (?status=dead: the dead-letter list)", "DeliveryList", "200", false, NULL, NULL},
+    {"post", "/api/v1/deliveries/{id}/retry", "queue a dead-lettered delivery again", "Delivery", "200", false, NULL, NULL},
+    {"get", "/api/v1/outbound", "HTTP calls and e-mails workflows queued (?status=)", "OutboundList", "200", false, NULL, NULL},
+    {"get", "/api/v1/settings/workflow-budget", "the tenant's workflow budgets and Axon's defaults", "WorkflowBudget", "200", false, NULL, NULL},
+    {"put", "/api/v1/settings/workflow-budget", "set the tenant's workflow budgets ({} resets)", "WorkflowBudgetInput", "200", false, "WorkflowBudgetInput", NULL},
 };
+
+/* The path parameters of a template: each {name} segment. */
+static json_t *path_params(const char *path)
+{
+    json_t *ps = NULL;
+    for (const char *p = strchr(path, '{'); p; p = strchr(p + 1, '{')) {
+        const char *end = strchr(p, '}');
+        if (!end)
+            break;
+        char name[32];
+        snprintf(name, sizeof name, "%.*s", (int)(end - p - 1), p + 1);
+        if (!ps)
+            ps = json_array();
+        json_array_append_new(ps, param(name, "path", true, json_pack("{s:s}", "type", "string"), NULL));
+    }
+    return ps;
+}
 
 static void special_paths(json_t *paths)
 {
@@ -409,18 +522,16 @@ static void special_paths(json_t *paths)
                 *p = '_';
         char full[128];
         snprintf(full, sizeof full, "%s_%s", special[i].method, opid);
-        json_t *params = NULL;
-        if (strstr(special[i].path, "{id}"))
-            params = json_pack("[o]", id_param());
-        else if (strstr(special[i].path, "{object}"))
-            params = json_pack("[o]", param("object", "path", true, json_pack("{s:s}", "type", "string"), NULL));
-        json_t *body = NULL;
+        json_t *params = path_params(special[i].path);
+        json_t *body = special[i].body ? ref(special[i].body) : NULL;
         if (!strcmp(special[i].path, "/api/v1/session") && !strcmp(special[i].method, "post"))
             body = ref("Login");
         if (!strcmp(special[i].path, "/api/v1/api-keys") && !strcmp(special[i].method, "post"))
             body = ref("ApiKeyInput");
         json_t *ok = special[i].schema ? json_response(special[i].summary, ref(special[i].schema)) : NULL;
         json_t *op = operation(special[i].summary, full, params, body, special[i].code, ok);
+        if (special[i].also && ok)
+            json_object_set(json_object_get(op, "responses"), special[i].also, ok);
         if (special[i].public_)
             json_object_set_new(op, "security", json_array());
         json_object_set_new(item, special[i].method, op);
@@ -435,6 +546,14 @@ static void build(void)
         log_error("openapi: common schemas: %s at %d", je.text, je.position);
         return;
     }
+    json_t *more = json_loads(workflow_schemas, 0, &je);
+    if (!more) {
+        log_error("openapi: workflow schemas: %s at %d", je.text, je.position);
+        json_decref(schemas);
+        return;
+    }
+    json_object_update(schemas, more);
+    json_decref(more);
     json_t *paths = json_object();
     int n;
     const struct object_def *const *all = model_all(&n);

@@ -30,6 +30,23 @@ static const struct route routes[] = {
     {HM_GET, "/api/v1/jobs/{id}", api_job_get, 0, "a job's status and progress"},
     {HM_GET, "/api/v1/jobs/{id}/errors", api_job_errors, 0, "a job's per-row errors (JSON or CSV)"},
     {HM_GET, "/api/v1/exports/{object}", api_export, 0, "export a filtered list as CSV"},
+    {HM_POST, "/api/v1/packs", api_pack_upload, RT_UPLOAD, "upload a workflow pack version (.zip or .tar.gz)"},
+    {HM_GET, "/api/v1/packs", api_packs_list, 0, "list workflow packs"},
+    {HM_GET, "/api/v1/packs/{id}", api_pack_get, 0, "a pack with its versions and publications"},
+    {HM_GET, "/api/v1/packs/{id}/history", api_pack_history, 0, "a pack's audited changes"},
+    {HM_GET, "/api/v1/packs/{id}/runs", api_pack_runs, 0, "a pack's run log"},
+    {HM_GET, "/api/v1/packs/{id}/deliveries", api_pack_deliveries, 0, "a pack's after-handler deliveries (dead letters with ?status=dead)"},
+    {HM_POST, "/api/v1/packs/{id}/disable", api_pack_disable, 0, "stop a pack"},
+    {HM_POST, "/api/v1/packs/{id}/rollback", api_pack_rollback, 0, "run the previous (or a named) version again"},
+    {HM_GET, "/api/v1/packs/{id}/versions/{version}", api_pack_version, 0, "a version: manifest, files, scan, tests"},
+    {HM_GET, "/api/v1/packs/{id}/versions/{version}/file", api_pack_file, 0, "one file of a version (?path=)"},
+    {HM_POST, "/api/v1/packs/{id}/versions/{version}/publish", api_pack_publish, 0, "publish a version to the tenant or a unit"},
+    {HM_POST, "/api/v1/packs/{id}/versions/{version}/replay", api_pack_replay, 0, "dry-run a version on a list of events"},
+    {HM_GET, "/api/v1/deliveries", api_deliveries, 0, "after-handler deliveries of all packs"},
+    {HM_POST, "/api/v1/deliveries/{id}/retry", api_delivery_retry, 0, "queue a dead-lettered delivery again"},
+    {HM_GET, "/api/v1/outbound", api_outbound_list, 0, "HTTP calls and e-mails packs queued"},
+    {HM_GET, "/api/v1/settings/workflow-budget", api_workflow_budget_get, 0, "the tenant's workflow budgets"},
+    {HM_PUT, "/api/v1/settings/workflow-budget", api_workflow_budget_put, 0, "set the tenant's workflow budgets"},
     {HM_GET, "/api/v1/customers/{id}/timeline", api_timeline, 0, "a customer's deals, tickets and activities"},
     {HM_GET, "/api/v1/deals/summary", api_deal_summary, 0, "deal counts and amounts per stage"},
     {HM_GET, "/api/v1/deals/{id}/stages", api_deal_stages, 0, "a deal's stage changes"},
@@ -44,7 +61,8 @@ static const struct route routes[] = {
 };
 #undef P
 
-_Static_assert(sizeof routes / sizeof routes[0] <= 64, "router: raise the patterns table");
+#define MAX_ROUTES 128
+_Static_assert(sizeof routes / sizeof routes[0] <= MAX_ROUTES, "router: raise MAX_ROUTES");
 
 const struct route *router_routes(int *n)
 {
@@ -73,7 +91,7 @@ struct pattern {
     int rest;      /* index of a {*name} segment, or -1 */
 };
 
-static struct pattern patterns[64];
+static struct pattern patterns[MAX_ROUTES];
 static pthread_once_t patterns_once = PTHREAD_ONCE_INIT;
 
 /* Split "/a/b/c" into segments; -1 when there are too many. */
@@ -99,7 +117,7 @@ static void compile_patterns(void)
 {
     int n;
     const struct route *all = router_routes(&n);
-    for (int i = 0; i < n && i < 64; i++) {
+    for (int i = 0; i < n && i < MAX_ROUTES; i++) {
         struct pattern *pt = &patterns[i];
         pt->nsegs = split(all[i].pattern, pt->segs);
         pt->rest = -1;

@@ -702,7 +702,8 @@ static int search_flush(struct db *d, struct ax_err *err)
     return rc;
 }
 
-static const struct db_txn_hooks hooks = {search_flush, search_mark, search_undo};
+static const struct db_txn_hooks hooks = {
+    .before_commit = search_flush, .mark = search_mark, .undo = search_undo};
 
 void search_init(void) { db_add_txn_hooks(&hooks); }
 

@@ -2,6 +2,7 @@
 #include "axon/store.h"
 
 #include "axon/audit.h"
+#include "axon/events.h"
 #include "axon/jx.h"
 #include "axon/log.h"
 #include "axon/objects.h"
@@ -225,7 +226,7 @@ static void forget_known(size_t mark)
     known_ids = NULL;
 }
 
-static const struct db_txn_hooks known_hooks = {NULL, NULL, forget_known};
+static const struct db_txn_hooks known_hooks = {.undo = forget_known};
 
 void store_init(void) { db_add_txn_hooks(&known_hooks); }
 
@@ -377,6 +378,21 @@ static void set_defaults(const struct object_def *def, json_t *rec)
     }
 }
 
+/* The object's rules, required fields, references and custom fields of a
+ * record about to be written (again after a before handler changed it). */
+static int prepare(struct db *d, const struct ax_ctx *c, const struct object_def *def,
+                   json_t *old, json_t *rec, struct ax_err *err)
+{
+    if (obj_prepare(d, c, def, old, rec, err) || check_required(def, rec, err) ||
+        check_refs(d, c->tenant, def, old, rec, err))
+        return -1;
+    json_t *attrs = json_object_get(rec, "attrs");
+    if (def->custom_fields && (!old || !json_equal(attrs, json_object_get(old, "attrs"))) &&
+        obj_check_attrs(d, c->tenant, def->name, attrs, old == NULL, err))
+        return -1;
+    return 0;
+}
+
 int store_create(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                  json_t *input, struct store_result *out, struct ax_err *err)
 {
@@ -387,11 +403,10 @@ int store_create(struct db *d, const struct ax_ctx *c, const struct object_def *
     if (!rec)
         return ax_fail(err, AX_EINTERNAL, "out of memory");
     set_defaults(def, rec);
-    if (obj_prepare(d, c, def, NULL, rec, err) || check_required(def, rec, err) ||
-        check_refs(d, c->tenant, def, NULL, rec, err))
-        goto done;
-    if (def->custom_fields &&
-        obj_check_attrs(d, c->tenant, def->name, json_object_get(rec, "attrs"), true, err))
+    bool changed = false;
+    if (prepare(d, c, def, NULL, rec, err) ||
+        event_before(d, c, def, "created", NULL, rec, &changed, err) ||
+        (changed && prepare(d, c, def, NULL, rec, err)))
         goto done;
 
     char id[ID_MAX], now[TIME_TEXT_MAX];
@@ -429,13 +444,12 @@ int store_create(struct db *d, const struct ax_ctx *c, const struct object_def *
             json_object_set_new(changes, def->fields[i].name, change_pair(json_null(), v));
     }
     json_object_set_new(rec, "id", json_string(id));
-    int arc = audit_append(d, c, def->name, id, "create", changes, err);
+    int arc = audit_append(d, c, def->name, id, "create", changes, err) ||
+              (def->searchable && index_record(d, c->tenant, def, out->rid, rec, err)) ||
+              obj_after_write(d, c, def, NULL, rec, err) ||
+              event_after(d, c, def, "created", id, NULL, doc, changes, err);
     json_decref(changes);
     if (arc)
-        goto done;
-    if (def->searchable && index_record(d, c->tenant, def, out->rid, rec, err))
-        goto done;
-    if (obj_after_write(d, c, def, NULL, rec, err))
         goto done;
     snprintf(out->id, sizeof out->id, "%s", id);
     out->version = 1;
@@ -502,12 +516,10 @@ int store_update(struct db *d, const struct ax_ctx *c, const struct object_def *
     apply_patch(rec, patch);
     if (json_is_null(json_object_get(rec, "attrs")))
         json_object_set_new(rec, "attrs", json_object());
-    if (obj_prepare(d, c, def, old, rec, err) || check_required(def, rec, err) ||
-        check_refs(d, c->tenant, def, old, rec, err))
-        goto done;
-    json_t *attrs = json_object_get(rec, "attrs");
-    if (def->custom_fields && !json_equal(attrs, json_object_get(old, "attrs")) &&
-        obj_check_attrs(d, c->tenant, def->name, attrs, false, err))
+    bool rechanged = false;
+    if (prepare(d, c, def, old, rec, err) ||
+        event_before(d, c, def, "updated", old, rec, &rechanged, err) ||
+        (rechanged && prepare(d, c, def, old, rec, err)))
         goto done;
 
     changes = json_object();
@@ -559,11 +571,10 @@ int store_update(struct db *d, const struct ax_ctx *c, const struct object_def *
         unique_conflict(d, def, err);
         goto done;
     }
-    if (audit_append(d, c, def->name, id, "update", changes, err))
-        goto done;
-    if (def->searchable && text_changed && index_record(d, c->tenant, def, rid, rec, err))
-        goto done;
-    if (obj_after_write(d, c, def, old, rec, err))
+    if (audit_append(d, c, def->name, id, "update", changes, err) ||
+        (def->searchable && text_changed && index_record(d, c->tenant, def, rid, rec, err)) ||
+        obj_after_write(d, c, def, old, rec, err) ||
+        event_after(d, c, def, "updated", id, old, doc, changes, err))
         goto done;
     out->version = version + 1;
     out->changed = true;
@@ -643,7 +654,9 @@ int store_delete(struct db *d, const struct ax_ctx *c, const struct object_def *
         ax_fail(err, AX_EINTERNAL, "stored document unreadable");
         goto done;
     }
-    if (obj_before_delete(d, c, def, old, err) || check_dependents(d, c->tenant, def, id, err))
+    bool unused;
+    if (obj_before_delete(d, c, def, old, err) || check_dependents(d, c->tenant, def, id, err) ||
+        event_before(d, c, def, "deleted", old, NULL, &unused, err))
         goto done;
     forget_known(0);
     sqlite3_stmt *st = db_prep(d, sql_for(def)->del, err);
@@ -663,9 +676,9 @@ int store_delete(struct db *d, const struct ax_ctx *c, const struct object_def *
         if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
             json_object_set_new(changes, def->fields[i].name, change_pair(v, json_null()));
     }
-    if (audit_append(d, c, def->name, id, "delete", changes, err))
-        goto done;
-    if (def->searchable && search_remove(d, def, rid, err))
+    if (audit_append(d, c, def->name, id, "delete", changes, err) ||
+        (def->searchable && search_remove(d, def, rid, err)) ||
+        event_after(d, c, def, "deleted", id, old, NULL, changes, err))
         goto done;
     rc = 0;
 done:

@@ -2,6 +2,7 @@
 #include "axon/tenant.h"
 
 #include "axon/audit.h"
+#include "axon/jx.h"
 #include "axon/model.h"
 #include "axon/objects.h"
 #include "axon/store.h"
@@ -9,6 +10,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int make_slug(const char *name, const char *given, char out[64], struct ax_err *err)
@@ -57,39 +59,47 @@ int tenant_find(struct db *d, const char *key, struct ax_ctx *c, struct ax_err *
     return found;
 }
 
-int tenant_create(struct db *d, const char *name, const char *slug_in, const char *admin_email,
-                  const char *admin_password, struct tenant_admin *out, struct ax_err *err)
+int tenant_create_empty(struct db *d, const char *name, const char *slug_in, char slug[64],
+                        struct ax_ctx *c, struct ax_err *err)
 {
-    memset(out, 0, sizeof *out);
     if (!name || !*name || strlen(name) > 200)
         return ax_fail(err, AX_EINVALID, "a tenant needs a name of 1 to 200 bytes");
-    if (make_slug(name, slug_in, out->slug, err))
+    if (make_slug(name, slug_in, slug, err))
         return -1;
-    struct ax_ctx c;
-    if (tenant_find(d, out->slug, &c, err) != 0)
+    if (tenant_find(d, slug, c, err) != 0)
         return err && err->code ? -1
-                                : ax_fail(err, AX_ECONFLICT, "a tenant '%s' exists already", out->slug);
-    char now[TIME_TEXT_MAX];
+                                : ax_fail(err, AX_ECONFLICT, "a tenant '%s' exists already", slug);
+    char now[TIME_TEXT_MAX], id[ID_MAX];
     time_format_ms(time_now_ms(), now);
-    id_new("ten", out->tenant_id);
+    id_new("ten", id);
     sqlite3_stmt *st = db_prep(d, "INSERT INTO tenants(id,slug,name,created_at) VALUES(?,?,?,?)", err);
     if (!st)
         return -1;
-    sqlite3_bind_text(st, 1, out->tenant_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, out->slug, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     db_reset(st);
     if (rc != SQLITE_DONE)
         return db_fail(d, err, "tenant");
-    if (tenant_find(d, out->slug, &c, err) != 1)
+    if (tenant_find(d, slug, c, err) != 1)
         return -1;
-    json_t *changes = json_pack("{s:[ns],s:[ns]}", "name", name, "slug", out->slug);
-    rc = audit_append(d, &c, "tenants", out->tenant_id, "create", changes, err);
+    json_t *changes = json_pack("{s:[ns],s:[ns]}", "name", name, "slug", slug);
+    rc = audit_append(d, c, "tenants", id, "create", changes, err);
     json_decref(changes);
-    if (rc || obj_default_pipeline(d, &c, err))
+    return rc || obj_default_pipeline(d, c, err) ? -1 : 0;
+}
+
+int tenant_create(struct db *d, const char *name, const char *slug_in, const char *admin_email,
+                  const char *admin_password, struct tenant_admin *out, struct ax_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct ax_ctx c;
+    if (tenant_create_empty(d, name, slug_in, out->slug, &c, err))
         return -1;
+    snprintf(out->tenant_id, sizeof out->tenant_id, "%s", c.tenant_id);
+    int rc;
 
     /* The first admin. */
     if (admin_email && *admin_email)
@@ -146,4 +156,54 @@ int tenant_describe(struct db *d, int64_t tenant, struct buf *out, struct ax_err
     }
     db_reset(st);
     return rc == SQLITE_ROW ? 0 : ax_fail(err, AX_ENOTFOUND, "no such tenant");
+}
+
+json_t *tenant_setting(struct db *d, int64_t tenant, const char *key, struct ax_err *err)
+{
+    sqlite3_stmt *st = db_prep(d, "SELECT settings FROM tenants WHERE rid=?", err);
+    if (!st)
+        return NULL;
+    sqlite3_bind_int64(st, 1, tenant);
+    json_t *all = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        all = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+    db_reset(st);
+    json_t *v = json_object_get(all, key);
+    json_incref(v);
+    json_decref(all);
+    return v;
+}
+
+int tenant_set_setting(struct db *d, const struct ax_ctx *c, const char *key, json_t *value,
+                       struct ax_err *err)
+{
+    json_t *before = tenant_setting(d, c->tenant, key, err);
+    if (!before && err->code)
+        return -1;
+    sqlite3_stmt *st = db_prep(d,
+        value ? "UPDATE tenants SET settings=json_set(settings, '$.' || ?2, json(?3)) WHERE rid=?1"
+              : "UPDATE tenants SET settings=json_remove(settings, '$.' || ?2) WHERE rid=?1", err);
+    char *text = value ? jx_dumps(value, JX_SORT_KEYS) : NULL;
+    if (!st || (value && !text)) {
+        json_decref(before);
+        free(text);
+        return st ? ax_fail(err, AX_EINTERNAL, "out of memory") : -1;
+    }
+    sqlite3_bind_int64(st, 1, c->tenant);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    db_reset(st);
+    free(text);
+    if (rc != SQLITE_DONE) {
+        json_decref(before);
+        return db_fail(d, err, "tenant settings");
+    }
+    json_t *changes = json_object();
+    json_object_set_new(changes, key, json_pack("[oO]", before ? before : json_null(),
+                                                value ? value : json_null()));
+    rc = audit_append(d, c, "tenants", c->tenant_id, "update", changes, err);
+    json_decref(changes);
+    return rc;
 }

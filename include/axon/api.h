@@ -5,6 +5,7 @@
  *   api_admin.c    tenant, API keys, passwords, audit
  *   api_search.c   full-text search
  *   api_jobs.c     CSV imports, jobs, exports
+ *   api_packs.c    workflow packs, replays, run log, deliveries, outbound queue
  *   openapi.c      the OpenAPI document
  *   static.c       the browser UI's files
  * Handlers take the request and reply through http.h; they own nothing
@@ -50,12 +51,33 @@ void api_job_get(struct req *r);
 void api_job_errors(struct req *r);
 void api_export(struct req *r);
 
+void api_pack_upload(struct req *r);
+void api_packs_list(struct req *r);
+void api_pack_get(struct req *r);
+void api_pack_version(struct req *r);
+void api_pack_file(struct req *r);
+void api_pack_publish(struct req *r);
+void api_pack_disable(struct req *r);
+void api_pack_rollback(struct req *r);
+void api_pack_replay(struct req *r);
+void api_pack_runs(struct req *r);
+void api_pack_deliveries(struct req *r);
+void api_pack_history(struct req *r);
+void api_deliveries(struct req *r);
+void api_delivery_retry(struct req *r);
+void api_outbound_list(struct req *r);
+void api_workflow_budget_get(struct req *r);
+void api_workflow_budget_put(struct req *r);
+
 void api_openapi(struct req *r);
 void api_static(struct req *r);
 
 /* Shared by handlers: reply with an object's id-based 404 when the model
  * has no such object type; returns the def or NULL (reply sent). */
 const struct object_def *api_object(struct req *r, const char *name);
+
+/* The calling thread's read connection; NULL (reply sent) if it cannot open. */
+struct db *api_read_db(struct req *r);
 
 /* Parse If-Match: -1 when absent or "*", else the version; -2 (reply sent) if malformed. */
 long long api_if_match(struct req *r);

@@ -6,6 +6,8 @@
 #ifndef AXON_CLI_H
 #define AXON_CLI_H
 
+#include <stdbool.h>
+
 #include "axon/ctx.h"
 #include "axon/db.h"
 
@@ -15,6 +17,11 @@ int cli_apikey(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_pack(int argc, char **argv);
+
+/* Check, store and (with publish) publish a pack folder or archive for the
+ * context's tenant; prints what happened. 0 or -1. */
+int cli_pack_upload(struct db *d, const struct ax_ctx *c, const char *path, bool publish);
 
 /* Helpers for subcommands. */
 const char *cli_arg(int argc, char **argv, const char *flag);   /* value after --flag */

@@ -27,6 +27,8 @@ struct ax_config {
     bool secure_cookies;      /* AXON_SECURE_COOKIES: mark cookies Secure */
     int log_level;            /* AXON_LOG_LEVEL debug|info|warn|error */
     int write_batch;          /* AXON_WRITE_BATCH: writes per group commit */
+    int retry_ms;             /* AXON_RETRY_MS: first retry of a failed after handler */
+    int attempts;             /* AXON_ATTEMPTS: tries before a delivery is dead-lettered */
 };
 
 extern struct ax_config axon_config;

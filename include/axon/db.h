@@ -63,16 +63,18 @@ int db_meta_set(struct db *d, const char *key, const char *value, struct ax_err 
 
 /* Work a module defers to the end of a transaction (search indexing), or
  * state it caches for one transaction (the audit head, pipelines):
- * `before_commit` runs inside db_commit() before COMMIT; `mark` and `undo`
+ * `before_commit` runs inside db_commit() before COMMIT, `after_commit`
+ * once it succeeded (waking a worker for what was queued); `mark` and `undo`
  * let a rolled-back savepoint drop what its operation queued or cached;
  * undo(0) runs when a transaction begins or rolls back. Any member may be
  * NULL. Queues and caches are per thread. */
 struct db_txn_hooks {
     int (*before_commit)(struct db *d, struct ax_err *err);
+    void (*after_commit)(void);
     size_t (*mark)(void);
     void (*undo)(size_t mark);
 };
-#define DB_MAX_TXN_HOOKS 4
+#define DB_MAX_TXN_HOOKS 8
 struct db_txn_mark {
     size_t at[DB_MAX_TXN_HOOKS];
 };

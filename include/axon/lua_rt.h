@@ -62,6 +62,7 @@ struct lua_run {
     char error[512];              /* message without the traceback */
     char traceback[2048];
     char where[160];              /* "route.lua:12" of the error, if known */
+    char aborted[256];            /* why lua_rt_abort stopped the run, or "" */
     int line;
     void *host;                   /* the host API's context for this call */
 };
@@ -108,14 +109,24 @@ int lua_rt_eval(struct lua_rt *rt, const char *name, const char *src, size_t len
 struct lua_run *lua_rt_run(lua_State *L);
 void lua_rt_charge(lua_State *L, int64_t host_calls, int64_t rows);
 
+/* Stop the run for a reason that is not a budget (a permission the pack
+ * did not declare). Like a spent budget it cannot be caught by pcall: the
+ * run ends with this message (killed = "permission"). Does not return. */
+int lua_rt_abort(lua_State *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Replace the table on top of the stack with a read-only proxy of it
+ * (host-API tables, so one run cannot rewire them for the next). */
+void lua_rt_readonly(lua_State *L);
+
 /* Raise a Lua error that the host turns into a rejection of the write
  * (axon.reject): the call returns -1 with err AX_EINVALID type
  * "rejected", detail = message, and the field as a JSON pointer. */
 int lua_rt_reject(lua_State *L, const char *message, const char *field);
 
-/* JSON <-> Lua. Objects become tables, arrays tables marked as arrays (so
- * they convert back as arrays, even when empty), null the lightuserdata
- * axon.null. Depth is capped (32) and the stack is checked at every level. */
+/* JSON <-> Lua. Objects become tables whose null members are left out
+ * (an empty field reads as nil), arrays tables marked as arrays (so they
+ * convert back as arrays, even when empty), null inside an array the
+ * lightuserdata axon.null (which also converts back to null). Depth is capped (32) and the stack is checked at every level. */
 void lua_rt_push_json(lua_State *L, json_t *v);
 /* NULL with err when the value cannot be JSON (functions, cycles, depth,
  * invalid UTF-8, keys that are neither strings nor integers). */

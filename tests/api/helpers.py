@@ -14,10 +14,10 @@ from requests.adapters import HTTPAdapter
 from conftest import Api, new_tenant, unique
 
 OBJECTS = ["customers", "contacts", "products", "deals", "tickets", "activities", "users",
-           "units", "pipelines", "fields"]
+           "units", "pipelines", "fields", "suggestions", "approvals"]
 PREFIX = {"customers": "cus", "contacts": "con", "products": "prd", "deals": "deal",
           "tickets": "tkt", "activities": "act", "users": "usr", "units": "bu",
-          "pipelines": "pip", "fields": "fld"}
+          "pipelines": "pip", "fields": "fld", "suggestions": "sug", "approvals": "apr"}
 ROLES = ["admin", "manager", "sales", "service", "read_only"]
 CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -152,6 +152,12 @@ def body_for(api, obj, deps=None):
         return {"name": unique("pipe"), "stages": STAGES}
     if obj == "fields":
         return {"object": "customers", "name": "f_" + uuid.uuid4().hex[:10], "type": "text"}
+    if obj == "suggestions":
+        return {"title": unique("call them back"), "customer_id": dep("customers"),
+                "evidence": [{"kind": "note", "text": "asked twice"}]}
+    if obj == "approvals":
+        return {"title": unique("discount 20%"), "object_type": "deals",
+                "object_id": dep("deals"), "request": {"amount": 800}}
     raise KeyError(obj)
 
 
@@ -172,6 +178,8 @@ PATCHES = {
     "units": ("description", "the northern office"),
     "pipelines": ("external_id", None),   # None: a unique value is made up
     "fields": ("label", "Favourite colour"),
+    "suggestions": ("status_reason", "not now"),
+    "approvals": ("comment", "looks fine"),
 }
 
 

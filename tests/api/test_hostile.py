@@ -10,7 +10,8 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, Api
+from conftest import ROOT, Api, unique
+from pack_helpers import manifest, upload, zip_pack
 from helpers import (OBJECTS, assert_problem, body_for, get_json, make, patch_for, raw_http,
                      read_response, session_from)
 
@@ -105,6 +106,8 @@ def test_hostile_bodies_on_every_json_endpoint(server, alpha):
     for obj in OBJECTS:
         recs[obj] = make(alpha, obj, recs)
     ids = {obj: r["id"] for obj, r in recs.items()}
+    pack = upload(alpha, zip_pack({"pack.lua": manifest(unique("hostile"), "1.0.0")}))
+    ids["packs"] = pack["pack_id"]
     attacks = [b'{"a":', deep(100), b'{"a":1,"a":2}', b'{"a":"\\u0000"}', b'{"a":"\xff"}',
                b'{"a":"\\ud800"}', b'{"a":1e400}', b'{"a":99999999999999999999999}']
     checked = 0
@@ -112,7 +115,7 @@ def test_hostile_bodies_on_every_json_endpoint(server, alpha):
         url = path
         if "{id}" in path:
             obj = path.split("/")[3]
-            url = path.replace("{id}", ids[obj])
+            url = path.replace("{id}", ids[obj]).replace("{version}", "1.0.0")
         def client():
             if path == "/api/v1/session":   # sign-in counts tries per address
                 return Api(server.base, None, server.openapi, session_from())

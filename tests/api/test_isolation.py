@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from conftest import Api, Server, new_tenant, unique
+from pack_helpers import deliveries, manifest, publish, upload, wait_for, zip_pack
 from helpers import (OBJECTS, PREFIX, add_key, add_user, assert_problem, body_for, get_json,
                      make, missing_id, patch_for)
 
@@ -57,6 +58,7 @@ def world(server, alpha, beta, pending):
     alpha.create("activities", {"kind": "email", "body": f"about {word}", "customer_id": a["customers"]["id"]})
     a["deal_stage"] = alpha.patch(f"/api/v1/deals/{a['deals']['id']}", {"stage": "engaging"}).json()
     a["key"] = add_key(alpha, "read")
+    a["pack"], a["delivery"] = pack_with_a_delivery(alpha)
     a["user"] = add_user(alpha, "sales")
     a["job"] = None
     if not pending["jobs"]:
@@ -74,6 +76,19 @@ def world(server, alpha, beta, pending):
             "tenant_id": get_json(alpha, "/api/v1/tenant")["id"]}
 
 
+def pack_with_a_delivery(alpha):
+    """A published pack of alpha's whose after handler has run once."""
+    pack = upload(alpha, zip_pack({
+        "pack.lua": manifest(unique("iso"), "1.0.0", ["units:read"],
+                             [("customers.created", "after", "m.run")]),
+        "m.lua": "return { run = function(e) axon.log('seen', e.record.name) end }\n"}))
+    publish(alpha, pack["pack_id"], "1.0.0")
+    alpha.create("customers", {"name": unique("iso")})
+    done = wait_for(lambda: deliveries(alpha, pack["pack_id"], "done"), what="a delivery")
+    alpha.post(f"/api/v1/packs/{pack['pack_id']}/disable")
+    return pack, done[0]["id"]
+
+
 def alpha_ids(world):
     a = world["a"]
     ids = {r["id"] for k, r in a.items() if isinstance(r, dict) and "id" in r}
@@ -83,6 +98,10 @@ def alpha_ids(world):
 def id_for(world, path):
     """(alpha's id, prefix of a missing id) for a templated path."""
     a = world["a"]
+    if path.startswith("/api/v1/packs/{id}"):
+        return a["pack"]["pack_id"], "pck"
+    if path.startswith("/api/v1/deliveries/{id}"):
+        return a["delivery"], "dlv"
     m = re.fullmatch(r"/api/v1/([a-z_-]+)/\{id\}(/[a-z]+)?", path)
     if not m:
         return None
@@ -106,6 +125,8 @@ def summary(r):
 
 
 def request_body(path, method):
+    if path.endswith("/replay"):
+        return [{"type": "tickets.created", "record": {"subject": "beta was here"}}]
     if method == "PATCH":
         obj = path.split("/")[3]
         return patch_for(obj)
@@ -130,8 +151,11 @@ def check_id_paths(server, beta, world, fam):
             if alpha_id is None:
                 pytest.skip(f"alpha has no record for {path} to probe")
             body = request_body(path, method)
-            theirs = beta.request(method, path.replace("{id}", alpha_id), json_body=body)
-            missing = beta.request(method, path.replace("{id}", missing_id(prefix)), json_body=body)
+            url = path.replace("{version}", "1.0.0")
+            if url.endswith("/file"):
+                url += "?path=pack.lua"
+            theirs = beta.request(method, url.replace("{id}", alpha_id), json_body=body)
+            missing = beta.request(method, url.replace("{id}", missing_id(prefix)), json_body=body)
             got, want = summary(theirs), summary(missing)
             if got != want or theirs.status_code != 404:
                 failures.append(f"{method} {path}: alpha's id -> {got}, a missing id -> {want}")
@@ -143,7 +167,8 @@ def check_id_paths(server, beta, world, fam):
 # A filterable field per object, for the facets endpoints.
 FACET_FIELD = {"customers": "name", "contacts": "name", "products": "name", "deals": "stage",
                "tickets": "status", "activities": "kind", "users": "name", "units": "name",
-               "pipelines": "name", "fields": "name"}
+               "pipelines": "name", "fields": "name", "suggestions": "status",
+               "approvals": "status"}
 
 
 def check_lists(server, beta, world, fam):
@@ -244,7 +269,8 @@ def test_beta_cannot_write_into_alpha(server, alpha, beta, world):
     by_prefix = {PREFIX[o]: a[o]["id"] for o in OBJECTS}
     objects = {"Customer": "customers", "Contact": "contacts", "Deal": "deals", "Ticket": "tickets",
                "Activity": "activities", "User": "users", "Product": "products", "Unit": "units",
-               "Pipeline": "pipelines", "Field": "fields"}
+               "Pipeline": "pipelines", "Field": "fields", "Suggestion": "suggestions",
+               "Approval": "approvals"}
     refs = input_refs(server.openapi.doc)
     assert len(refs) >= 15
     for schema, field, prefix in refs:

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from conftest import Api, unique
+from pack_helpers import manifest, upload, zip_pack
 from helpers import (OBJECTS, ROLES, add_key, add_user, assert_problem, body_for, get_json,
                      make, patch_for, sign_in)
 
@@ -14,8 +15,10 @@ LEADS = {"admin", "manager"}
 ADMIN = {"admin"}
 WRITE = {"customers": STAFF, "contacts": STAFF, "tickets": STAFF, "activities": STAFF,
          "products": LEADS, "deals": {"admin", "manager", "sales"},
-         "users": ADMIN, "units": ADMIN, "pipelines": ADMIN, "fields": ADMIN}
-DELETE = {o: (ADMIN if o in ("users", "units", "pipelines", "fields") else LEADS) for o in OBJECTS}
+         "users": ADMIN, "units": ADMIN, "pipelines": ADMIN, "fields": ADMIN,
+         "suggestions": STAFF, "approvals": LEADS}
+DELETE = {o: (ADMIN if o in ("users", "units", "pipelines", "fields", "approvals") else LEADS)
+          for o in OBJECTS}
 
 # Who may call each operation; None: not checked here (and why).
 SPECIAL = {
@@ -41,6 +44,24 @@ SPECIAL = {
     ("GET", "/api/v1/jobs/{id}"): None,                 # needs a job: the import tests'
     ("GET", "/api/v1/jobs/{id}/errors"): None,
     ("GET", "/api/v1/exports/{object}"): LEADS,
+    ("GET", "/api/v1/packs"): LEADS,
+    ("GET", "/api/v1/packs/{id}"): LEADS,
+    ("GET", "/api/v1/packs/{id}/history"): LEADS,
+    ("GET", "/api/v1/packs/{id}/runs"): LEADS,
+    ("GET", "/api/v1/packs/{id}/deliveries"): LEADS,
+    ("GET", "/api/v1/packs/{id}/versions/{version}"): LEADS,
+    ("GET", "/api/v1/packs/{id}/versions/{version}/file"): None,   # needs ?path=: test_packs
+    ("GET", "/api/v1/deliveries"): LEADS,
+    ("GET", "/api/v1/outbound"): ADMIN,
+    ("GET", "/api/v1/settings/workflow-budget"): ADMIN,
+    # changing packs and budgets: admins only, test_packs.test_pack_changes_are_admin_only
+    ("POST", "/api/v1/packs"): None,
+    ("POST", "/api/v1/packs/{id}/disable"): None,
+    ("POST", "/api/v1/packs/{id}/rollback"): None,
+    ("POST", "/api/v1/packs/{id}/versions/{version}/publish"): None,
+    ("POST", "/api/v1/packs/{id}/versions/{version}/replay"): None,
+    ("POST", "/api/v1/deliveries/{id}/retry"): None,
+    ("PUT", "/api/v1/settings/workflow-budget"): None,
 }
 SCOPES = {"read": "read_only", "read write": "manager", "read write admin": "admin"}
 
@@ -78,6 +99,8 @@ def shared(alpha):
     recs = {}
     for obj in OBJECTS:
         recs[obj] = make(alpha, obj, recs)
+    pack = upload(alpha, zip_pack({"pack.lua": manifest(unique("roles"), "1.0.0")}))
+    recs["packs"] = {"id": pack["pack_id"]}
     return recs
 
 
@@ -85,14 +108,16 @@ def call(api, admin, shared, method, path):
     """Make the request for (method, path) as `api`; returns (response,
     check) where check() tells whether a refused write left things as they were."""
     m = re.fullmatch(r"/api/v1/([a-z-]+)(?:/\{id\})?(/[a-z]+)?", path)
-    obj = m.group(1) if m else None
+    obj = m.group(1) if m else path.split("/")[3]
     if method == "GET":
         url = path.replace("{id}", shared[obj]["id"] if obj in shared else "x")
+        url = url.replace("{version}", "1.0.0")
         url = url.replace("{object}", "customers")
         if path == "/api/v1/search":
             url += "?q=hello"
         if path.endswith("/facets"):
-            url += "?fields=name" if obj not in ("deals", "tickets", "activities") else "?fields=owner_id"
+            url += "?fields=name" if obj not in ("deals", "tickets", "activities", "suggestions",
+                                                 "approvals") else "?fields=owner_id"
         return api.get(url), None
     if path == "/api/v1/api-keys":
         return api.post(path, {"name": unique("k"), "scopes": "read"}), None

@@ -23,6 +23,29 @@
  * Findings of severity "error" block publishing. The scan is a static
  * check and cannot see everything; the host API enforces permissions and
  * protected fields again at run time.
+ *
+ * Two rules can also warn: "permission" when an http.* URL is computed at
+ * run time (and some http: permission is declared), "handler-missing"
+ * when a module's table is built in a way the scan cannot follow.
+ *
+ * What the scan follows: block scopes (locals, parameters, loop
+ * variables), so a local `io` is not the global one; strings and comments
+ * of every form; local aliases of the host API (`local db = axon.deals`,
+ * `local a = axon`, `local upd = axon.deals.update`); the keys of a table
+ * constructor passed to a call and of a local table filled before it
+ * (`rec.id = …; axon.deals.create(rec)`); what a module returns
+ * (`return M` with `function M.f`, `M.f = …`, or `return { f = f }`).
+ * What it cannot: values reached through computed keys (axon["deals"]),
+ * method calls on string values (("").dump), or data passed between
+ * functions; those are left to the run-time checks.
+ *
+ * Each message starts with "<file>:<line>: " and names the fix
+ * ("route.lua:12: axon.deals.update needs permission deals:write, which
+ * the manifest does not declare (it declares: customers:read)"). Findings
+ * about the manifest itself (a handler's module missing) have file
+ * "pack.lua" and line 0; "column" is 1-based, 0 when unknown (syntax). At
+ * most 100 findings of one rule are listed per file, then one finding of
+ * that rule at line 0 counts the rest.
  */
 #ifndef AXON_PACK_SCAN_H
 #define AXON_PACK_SCAN_H

@@ -574,6 +574,34 @@ static uint32_t rng_next(uint64_t *s)
     return (uint32_t)(*s >> 32);
 }
 
+static uint16_t f32_to_f16(float f);
+static float f16_to_f32(uint16_t h);
+
+#define PRUNE 1e-3f     /* rows whose weights are all smaller are dropped */
+
+static bool row_kept(const float *w, int ncol)
+{
+    for (int k = 0; k < ncol; k++)
+        if (fabsf(w[k]) >= PRUNE)
+            return true;
+    return false;
+}
+
+/* Give the model exactly the weights its blob will hold (pruned, half
+ * precision), so that a saved and loaded model predicts the same
+ * probabilities and the held-out report describes the stored model. */
+static void quantize(struct clf_model *m)
+{
+    size_t rows = (size_t)1 << m->bits;
+    for (size_t i = 0; i < rows; i++) {
+        float *w = m->w + i * m->ncol;
+        for (int k = 0; k < m->ncol; k++)
+            w[k] = f16_to_f32(f32_to_f16(w[k]));
+        if (!row_kept(w, m->ncol))
+            memset(w, 0, (size_t)m->ncol * sizeof *w);
+    }
+}
+
 /* Working state of one training run. */
 struct run {
     int nlabels, ncol;
@@ -655,6 +683,7 @@ static struct clf_model *model_from_run(const struct clf_trainer *t, const struc
         }
     for (size_t i = 0; i < r->nw; i++)
         m->w[i] = (float)(r->avg[i] / r->navg);
+    quantize(m);
     for (int k = 0; k < r->ncol; k++)
         m->bias[k] = (float)(r->bavg[k] / r->navg);
     return m;
@@ -904,7 +933,6 @@ json_t *clf_eval_json(const struct clf_eval *e)
 
 #define MAGIC "AXONCLF"
 #define FEATURE_SET 1
-#define PRUNE 1e-3f
 
 static uint32_t crc32_of(const unsigned char *p, size_t n)
 {
@@ -996,20 +1024,13 @@ int clf_save(const struct clf_model *m, struct buf *out)
             goto fail;
     }
     for (size_t i = 0; i < rows; i++)
-        for (int k = 0; k < m->ncol; k++)
-            if (fabsf(m->w[i * m->ncol + k]) >= PRUNE) {
-                stored++;
-                break;
-            }
+        stored += row_kept(m->w + i * m->ncol, m->ncol);
     if (put_u32(out, (uint32_t)stored))
         goto fail;
     size_t prev = 0;
     for (size_t i = 0; i < rows; i++) {
         const float *w = m->w + i * m->ncol;
-        int keep = 0;
-        for (int k = 0; k < m->ncol; k++)
-            keep |= fabsf(w[k]) >= PRUNE;
-        if (!keep)
+        if (!row_kept(w, m->ncol))
             continue;
         if (put_varint(out, (uint32_t)(i + 1 - prev)))
             goto fail;

@@ -578,6 +578,7 @@ static uint16_t f32_to_f16(float f);
 static float f16_to_f32(uint16_t h);
 
 #define PRUNE 1e-3f     /* rows whose weights are all smaller are dropped */
+#define RARE_MIN_EXAMPLES 1000  /* training sets this large drop rare features */
 
 static bool row_kept(const float *w, int ncol)
 {
@@ -661,6 +662,34 @@ static void run_accumulate(struct run *r)
     r->navg++;
 }
 
+/* Drop the weights of features that occur in only one training example:
+ * they memorise that example rather than generalise (the held-out and
+ * cross-domain accuracy do not move), and they are two thirds of a
+ * model's rows. Small training sets keep everything. */
+static int drop_rare(const struct clf_trainer *t, struct clf_model *m)
+{
+    size_t rows = (size_t)1 << m->bits, ntrain = 0;
+    for (size_t i = 0; i < t->n; i++)
+        ntrain += !held_out(t, i);
+    if (ntrain < RARE_MIN_EXAMPLES)
+        return 0;
+    unsigned char *seen = calloc(rows, 1);     /* 0, 1, 2 = twice or more */
+    if (!seen)
+        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        if (held_out(t, i))
+            continue;
+        for (size_t j = t->off[i]; j < t->off[i + 1]; j++)
+            if (seen[t->feat[j]] < 2)
+                seen[t->feat[j]]++;
+    }
+    for (size_t b = 0; b < rows; b++)
+        if (seen[b] < 2)
+            memset(m->w + b * m->ncol, 0, (size_t)m->ncol * sizeof *m->w);
+    free(seen);
+    return 0;
+}
+
 static struct clf_model *model_from_run(const struct clf_trainer *t, const struct run *r,
                                         int positive)
 {
@@ -683,6 +712,10 @@ static struct clf_model *model_from_run(const struct clf_trainer *t, const struc
         }
     for (size_t i = 0; i < r->nw; i++)
         m->w[i] = (float)(r->avg[i] / r->navg);
+    if (drop_rare(t, m)) {
+        clf_model_free(m);
+        return NULL;
+    }
     quantize(m);
     for (int k = 0; k < r->ncol; k++)
         m->bias[k] = (float)(r->bavg[k] / r->navg);

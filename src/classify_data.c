@@ -312,7 +312,7 @@ int clf_default_sentiment_train(const char *data_dir, clf_progress_fn progress, 
     struct clf_corpus *c = clf_corpus_new();
     if (!c)
         return ax_fail(err, AX_EINTERNAL, "out of memory");
-    struct clf_params p = {.positive = "1"};
+    struct clf_params p = {.positive = "1", .hash_bits = CLF_SENTIMENT_BITS};
     int rc = clf_corpus_load_zh_sentiment(c, data_dir, err);
     if (rc == 0)
         rc = clf_corpus_train(c, &p, NULL, progress, arg, model, NULL, err);

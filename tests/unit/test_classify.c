@@ -547,6 +547,39 @@ static void test_waimai_fixed_split(void **state)
     clf_corpus_free(c);
 }
 
+/* The shipped default sentiment model, on hotel reviews: a kind of
+ * business none of its training rows came from. */
+static void test_shipped_sentiment_model(void **state)
+{
+    (void)state;
+    FILE *f = fopen("data/models/sentiment_zh.clf", "rb");
+    if (!f) {
+        print_message("SKIP: data/models/sentiment_zh.clf not found\n");
+        skip();
+    }
+    static unsigned char blob[8 << 20];
+    size_t n = fread(blob, 1, sizeof blob, f);
+    fclose(f);
+    struct clf_model *m;
+    struct ax_err err;
+    ax_err_clear(&err);
+    assert_int_equal(clf_load(blob, n, &m, &err), 0);
+    assert_int_equal(clf_model_nlabels(m), 2);
+    assert_string_equal(clf_model_label(m, clf_model_positive(m)), "1");
+    static const char *const good[] = {"房间很干净，服务周到，下次还会入住",
+                                       "前台热情，早餐丰富，性价比很高"};
+    static const char *const bad[] = {"房间又脏又小，前台态度很差",
+                                      "隔音太差，一晚上没睡好，不会再来了"};
+    for (int i = 0; i < 2; i++) {
+        double g = clf_sentiment(m, good[i], strlen(good[i]));
+        double b = clf_sentiment(m, bad[i], strlen(bad[i]));
+        print_message("%s %.3f / %s %.3f\n", good[i], g, bad[i], b);
+        assert_true(g > 0.3);
+        assert_true(b < -0.3);
+    }
+    clf_model_free(m);
+}
+
 static void test_corpus_csv_columns(void **state)
 {
     (void)state;
@@ -602,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_progress_and_cancel),
         cmocka_unit_test(test_shared_model_threads),
         cmocka_unit_test(test_waimai_fixed_split),
+        cmocka_unit_test(test_shipped_sentiment_model),
         cmocka_unit_test(test_corpus_csv_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

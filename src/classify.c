@@ -546,6 +546,30 @@ static bool held_out(const struct clf_trainer *t, size_t i)
     return k && i % k == k - 1;
 }
 
+/* Many labels need a column each: fold the stored features into fewer
+ * buckets so the weight table stays within clamp_bits()' cap. A bucket's
+ * top bits are the same hash with fewer bits, so shifting gives exactly
+ * what extraction with fewer bits would. */
+static void trainer_fit_bits(struct clf_trainer *t, int bits)
+{
+    int shift = t->p.hash_bits - bits;
+    if (shift <= 0)
+        return;
+    size_t w = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        struct feats f = {t->feat + t->off[i], t->off[i + 1] - t->off[i], 0};
+        for (size_t j = 0; j < f.n; j++)
+            f.v[j] >>= shift;
+        feats_unique(&f);
+        memmove(t->feat + w, f.v, f.n * sizeof *f.v);
+        t->off[i] = w;
+        w += f.n;
+    }
+    t->off[t->n] = w;
+    t->nfeat = w;
+    t->p.hash_bits = bits;
+}
+
 /* The positive label's index: the one asked for, else "1"/"pos"/"positive". */
 static int find_positive(const struct clf_trainer *t, struct ax_err *err)
 {
@@ -777,6 +801,7 @@ int clf_train(struct clf_trainer *t, clf_progress_fn progress, void *arg,
         positive = -1;
 
     struct run r = {.nlabels = t->nlabels, .ncol = ncols_for(t->nlabels)};
+    trainer_fit_bits(t, clamp_bits(t->p.hash_bits, r.ncol));
     r.nw = ((size_t)1 << t->p.hash_bits) * (size_t)r.ncol;
     r.w = calloc(r.nw, sizeof *r.w);
     r.g2 = calloc(r.nw, sizeof *r.g2);
@@ -1191,7 +1216,7 @@ int clf_load(const void *data, size_t len, struct clf_model **out, struct ax_err
     for (int k = 0; k < m->ncol; k++) {
         uint32_t x = rd_u32(&r);
         memcpy(&m->bias[k], &x, 4);
-        if (!isfinite(m->bias[k]))
+        if (!isfinite(m->bias[k]) || fabsf(m->bias[k]) > 1e4f)    /* trained ones are small */
             return load_fail(m, err, "bad bias");
     }
     size_t rows = (size_t)1 << m->bits;

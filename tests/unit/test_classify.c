@@ -170,6 +170,47 @@ static void test_three_labels(void **state)
     clf_model_free(m);
 }
 
+/* Ten labels: ten weight columns, so the trainer folds its features into
+ * 2^19 buckets (the table's cap is 2^23 weights); predictions and the blob
+ * must not notice. */
+static void test_many_labels(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"苹果", "香蕉", "橙子", "葡萄", "西瓜",
+                                        "草莓", "芒果", "菠萝", "柠檬", "樱桃"};
+    struct clf_trainer *t = clf_trainer_new(NULL);
+    struct ax_err err;
+    ax_err_clear(&err);
+    char text[64], label[16];
+    for (int rep = 0; rep < 3; rep++)
+        for (int k = 0; k < 10; k++) {
+            snprintf(text, sizeof text, "我买了%s%d", words[k], rep);
+            snprintf(label, sizeof label, "f%d", k);
+            assert_int_equal(clf_trainer_add(t, text, strlen(text), label, &err), 0);
+        }
+    struct clf_model *m;
+    assert_int_equal(clf_train(t, NULL, NULL, &m, NULL, &err), 0);
+    assert_int_equal(clf_model_nlabels(m), 10);
+    for (int k = 0; k < 10; k++) {
+        snprintf(label, sizeof label, "f%d", k);
+        assert_string_equal(predict(m, words[k]), label);
+    }
+    struct buf b;
+    buf_init(&b, BUF_MAX_DEFAULT);
+    assert_int_equal(clf_save(m, &b), 0);
+    struct clf_model *l;
+    assert_int_equal(clf_load(b.data, b.len, &l, &err), 0);
+    double p[10], q[10];
+    assert_int_equal(clf_predict(m, "芒果和樱桃", strlen("芒果和樱桃"), p, NULL), 0);
+    assert_int_equal(clf_predict(l, "芒果和樱桃", strlen("芒果和樱桃"), q, NULL), 0);
+    assert_memory_equal(p, q, sizeof p);
+    assert_int_equal(b.data[16], 19);           /* hash bits in the header */
+    buf_free(&b);
+    clf_model_free(l);
+    clf_model_free(m);
+    clf_trainer_free(t);
+}
+
 static void test_english_words_and_negation(void **state)
 {
     (void)state;
@@ -627,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_binary_known_predictions),
         cmocka_unit_test(test_training_is_deterministic),
         cmocka_unit_test(test_three_labels),
+        cmocka_unit_test(test_many_labels),
         cmocka_unit_test(test_english_words_and_negation),
         cmocka_unit_test(test_trainer_refusals),
         cmocka_unit_test(test_eval_metrics_and_json),

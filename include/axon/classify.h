@@ -44,7 +44,9 @@
 #define CLF_FORMAT_VERSION 1        /* of the clf_save() blob */
 
 struct clf_params {
-    int hash_bits;          /* 2^bits feature buckets, 16..22; 0 = 20 */
+    int hash_bits;          /* 2^bits feature buckets, 16..22; 0 = 20. With
+                               many labels fewer, so that buckets * label
+                               columns stays within 2^23 weights (32 MB) */
     int epochs;             /* 1..50; 0 = 6 */
     int holdout_every;      /* 0 = train on everything; k >= 2: see above */
     const char *positive;   /* two labels: the positive one; NULL = "1", "pos"

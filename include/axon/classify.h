@@ -5,12 +5,15 @@
  * labels) over hashed features of the text after text_fold() (NFKC + case
  * fold): character 1-3-grams, which suit Chinese where words are not
  * delimited; words and word bigrams of Latin-script text; and negation
- * scope marks (the characters after 不/没/别/无/未, the words after
+ * scope marks (the characters after 不/没/别/无/未/…, the words after
  * "not"/"never"/"n't"), hashed into 2^hash_bits buckets. Each present
  * feature has the same value, scaled so the vector has unit length.
  * Training runs a few epochs of AdaGrad SGD over a seeded shuffle and
  * averages the weights of the later epochs, so the same examples in the
- * same order always give the same model.
+ * same order always give the same model. A model holds the weights its
+ * blob stores (half precision; with 1000+ training examples, features seen
+ * in only one are dropped), so save + load changes no prediction.
+ * Measured accuracy, speed and size: docs/classifier.md.
  *
  * Ownership:
  * - A trainer owns copies of its labels and the hashed features of each

@@ -11,6 +11,13 @@
  * reviews and Comcast complaints under /work/shared/data (about 9 MB).
  * The text is matched whole (one call) and line by line (one call per
  * record, as the server tags messages); folding is part of the time.
+ *
+ * Measured (2-core AMD EPYC VM, gcc -O2, shared with other jobs), 9.28 MB:
+ *   memmem one term        5.2-10.4 GB/s (物流 5.7, 物流太慢 9.8, price 6.6)
+ *   default dictionary     5870 terms: ~275 MB/s whole, ~270 per line
+ *   every third term       1956 terms: ~335 MB/s
+ *   first version (Aho-Corasick DFA, git f2c48ee): ~170 and ~220 MB/s
+ * Ratio to memmem: 0.03-0.05, short of the 0.25 goal (see the report).
  */
 #include "axon/intent_dict.h"
 

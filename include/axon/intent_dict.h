@@ -5,14 +5,12 @@
  *
  * Compiling normalises every term like text_fold() (NFKC + Unicode case
  * folding, so full-width and upper-case forms match) with runs of white
- * space collapsed to one space, and builds an Aho-Corasick automaton over
- * the bytes of the folded UTF-8. States near the root are a full DFA (the
- * failure links folded into the transition rows, byte classes for the
- * columns); the deep, rarely visited states keep sparse transitions plus a
- * failure link, so a large dictionary stays small. Matching folds the text
- * on the fly while the automaton runs, and maps every hit back to the
- * ORIGINAL text (byte and code point offsets), so evidence can be shown
- * and highlighted as the customer wrote it.
+ * space collapsed to one space, and builds a trie over the folded code
+ * points plus a bitmap of hashed term prefixes. Matching reads the text
+ * once, folding it on the fly; a filter probe per character decides where
+ * a term may start, and only there the trie is walked (see intent_dict.c).
+ * Every hit maps to the ORIGINAL text (byte and code point offsets), so
+ * evidence is shown and highlighted as the customer wrote it.
  *
  * Rules a user sees:
  * - A term whose first (last) character is a letter or digit of a script
@@ -24,8 +22,12 @@
  * - Overlapping terms all hit ("物流" and "物流太慢" in "物流太慢了").
  * - The same term in two intents hits both. The same term twice in one
  *   intent is merged (largest weight kept) and reported as a warning.
+ * - A term starts at a character of the original text: it does not start
+ *   inside what one character folds to ("ss" from "ß" matches, "s" alone
+ *   at its second half does not).
  * - Invalid UTF-8 in a text is not an error: each bad byte separates
  *   words and never takes part in a hit.
+ * - No negation: "不太贵" contains and hits "太贵".
  *
  * Scoring (intent_tag): an intent's score is the sum of the weights of the
  * DISTINCT terms that hit, each counted once per text however often it
@@ -52,13 +54,15 @@
 #define INTENT_NAME_MAX 64              /* ^[a-z][a-z0-9_]{0,63}$ */
 #define INTENT_TERM_MAX_CHARS 200       /* code points, after folding */
 #define INTENT_MAX_TERMS 100000         /* entries accepted from one upload */
+#define INTENT_MAX_TOTAL_CHARS 1000000  /* folded characters of all terms together */
 #define INTENT_MAX_FILE_BYTES ((long long)16 << 20)
 #define INTENT_WEIGHT_MAX 100.0         /* weights are in (0, 100] */
 #define INTENT_REPORT_MAX_ISSUES 200    /* errors (and warnings) kept in a report */
 #define INTENT_RESULT_MAX_HITS 1000     /* hits kept by intent_tag() */
 
-/* One row of a term table. `row` is the CSV row (1 = first data row) or
- * any caller number used in reports; `lang` may be NULL or "". */
+/* One row of a term table. `row` is the CSV record number (1 = the first
+ * after the header; blank lines are not records) or any caller number
+ * used in reports; `lang` may be NULL or "". */
 struct intent_entry {
     const char *intent;
     const char *term;
@@ -142,13 +146,20 @@ struct intent_hit {
     bool counted;           /* intent_tag(): adds to the score */
 };
 
-/* Called for every hit in order of `end`; return non-zero to stop. */
+/* Called for every hit in order of `start` (shorter first); return
+ * non-zero to stop. */
 typedef int (*intent_hit_fn)(void *arg, const struct intent_hit *hit);
 
-/* One pass over `text`; returns the number of hits delivered, or -1 (err)
- * when memory runs out. Safe to call from many threads on one dictionary. */
+/* One pass over `text`; returns the number of hits delivered. Allocates
+ * nothing; safe to call from many threads on one dictionary. `err` is
+ * reserved (may be NULL). */
 long intent_match(const struct intent_dict *d, const char *text, size_t len,
                   intent_hit_fn fn, void *arg, struct ax_err *err);
+
+/* The text as the matcher sees it (malloc'd; NULL when out of memory):
+ * folded like text_fold(), white-space runs as one space, bad bytes as
+ * U+FFFD. For showing why a term matched, and for tests. */
+char *intent_fold(const char *text, size_t len);
 
 struct intent_score {
     uint32_t intent;

@@ -10,7 +10,10 @@
 #include "axon/intent_dict.h"
 #include "axon/text.h"
 
+#include <utf8proc.h>
+
 #include <iconv.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,6 +484,160 @@ static void test_default_dictionary(void **state)
     intent_dict_free(d);
 }
 
+/* The matcher folds on the fly with shortcuts; it must see exactly what
+ * text_fold() makes of the text (white-space runs as one space). */
+static void collapse_spaces(char *s)
+{
+    size_t w = 0;
+    bool space = false;
+    for (size_t i = 0; s[i]; i++) {
+        bool sp = strchr(" \t\n\r\v\f", s[i]) != NULL;
+        if (!sp || !space)
+            s[w++] = sp ? ' ' : s[i];
+        space = sp;
+    }
+    s[w] = '\0';
+}
+
+static void test_fold_agrees_with_text_fold(void **state)
+{
+    (void)state;
+    for (int cp = 1; cp < 0x10000; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue;
+        char in[8];
+        int n = (int)utf8proc_encode_char(cp, (utf8proc_uint8_t *)in);
+        char *want = text_fold(in, (size_t)n), *got = intent_fold(in, (size_t)n);
+        assert_non_null(want);
+        collapse_spaces(want);
+        if (strcmp(want, got) != 0)
+            fail_msg("U+%04X: text_fold \"%s\", intent_fold \"%s\"", cp, want, got);
+        free(want);
+        free(got);
+    }
+    /* Characters that combine across units: e + acute, hangul L V T, kana
+     * with a voiced mark (also half-width), Oriya vowel parts, and ß. */
+    static const char *const seqs[] = {
+        "Cafe\xCC\x81", "\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "\xE3\x81\x8B\xE3\x82\x99",
+        "\xEF\xBD\xB6\xEF\xBE\x9E", "\xE0\xAD\x87\xE0\xAC\xBE", "Stra\xC3\x9F" "e",
+        "\xEF\xBC\xB0\xCC\x81x", "\xE7\x89\xA9\xCC\x81\xE6\xB5\x81",
+        "\xEA\xB0\x80\xE1\x86\xA8", "\xEF\xAC\x81le \xE2\x84\xAA",
+    };
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        char *want = text_fold(seqs[i], strlen(seqs[i]));
+        char *got = intent_fold(seqs[i], strlen(seqs[i]));
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+    }
+    const char *mixed = "ＡＢＣ \t\r\n x\xE3\x80\x80y\xFF";
+    char *got = intent_fold(mixed, strlen(mixed));
+    assert_string_equal(got, "abc x y\xEF\xBF\xBD");
+    free(got);
+}
+
+struct tag_job {
+    const struct intent_dict *d;
+    char out[512];
+};
+
+static void *tag_many(void *arg)
+{
+    struct tag_job *j = arg;
+    char s[512];
+    for (int i = 0; i < 300; i++) {
+        tag_str(j->d, SENTENCE " Cancel my subscription, the price is too high", s, sizeof s);
+        if (i > 0 && strcmp(s, j->out) != 0)
+            return NULL;
+        memcpy(j->out, s, sizeof s);
+    }
+    return j;
+}
+
+static void test_threads_share_a_dictionary(void **state)
+{
+    (void)state;
+    struct intent_dict *d = compile(small, sizeof small / sizeof small[0]);
+    struct tag_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].d = d;
+        assert_int_equal(pthread_create(&th[i], NULL, tag_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        assert_ptr_equal(r, &jobs[i]);
+        assert_string_equal(jobs[i].out, jobs[0].out);
+    }
+    assert_non_null(strstr(jobs[0].out, "churn_risk:cancel my subscription@79-101/27-49"));
+    intent_dict_free(d);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    struct intent_dict *d = NULL;
+    struct ax_err err;
+    /* Too many terms. */
+    size_t n = INTENT_MAX_TERMS + 1;
+    struct intent_entry *e = calloc(n, sizeof *e);
+    ax_err_clear(&err);
+    assert_int_equal(intent_dict_compile(e, n, &d, NULL, &err), -1);
+    assert_int_equal(err.code, AX_ETOOLARGE);
+    free(e);
+
+    /* Too many characters in all: 5001 distinct terms of 200. */
+    n = INTENT_MAX_TOTAL_CHARS / INTENT_TERM_MAX_CHARS + 1;
+    e = calloc(n, sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        char *t = malloc(INTENT_TERM_MAX_CHARS + 1);
+        memset(t, 'x', INTENT_TERM_MAX_CHARS);
+        t[INTENT_TERM_MAX_CHARS] = '\0';
+        char num[16];
+        int k = snprintf(num, sizeof num, "t%zu", i);
+        memcpy(t, num, (size_t)k);
+        e[i] = (struct intent_entry){"big", t, 1.0, "", (long long)i + 1};
+    }
+    ax_err_clear(&err);
+    assert_int_equal(intent_dict_compile(e, n, &d, NULL, &err), -1);
+    assert_int_equal(err.code, AX_ETOOLARGE);
+    assert_non_null(strstr(err.detail, "more than 1000000 characters"));
+    for (size_t i = 0; i < n; i++)
+        free((char *)e[i].term);
+    free(e);
+
+    /* A file over the size cap is refused before it is read. */
+    char *path = write_temp("", 0);
+    assert_int_equal(truncate(path, INTENT_MAX_FILE_BYTES + 1), 0);
+    struct intent_report rep;
+    intent_report_init(&rep);
+    ax_err_clear(&err);
+    assert_int_equal(intent_dict_load_csv(path, &d, &rep, &err), -1);
+    assert_int_equal(err.code, AX_ETOOLARGE);
+    unlink(path);
+    free(path);
+
+    /* intent_tag keeps INTENT_RESULT_MAX_HITS hits and says so. */
+    d = compile(small, sizeof small / sizeof small[0]);
+    size_t len = 6 * (INTENT_RESULT_MAX_HITS + 5);
+    char *text = malloc(len + 1);
+    for (size_t i = 0; i < len; i += 6)
+        memcpy(text + i, "price ", 6);
+    text[len] = '\0';
+    struct intent_result res;
+    assert_int_equal(intent_tag(d, text, len, &res, &err), 0);
+    assert_true(res.truncated);
+    assert_int_equal(res.nhits, INTENT_RESULT_MAX_HITS);
+    assert_true(res.intents[0].score == 1.0);
+    json_t *j = intent_result_json(d, &res, text, len, 1);
+    assert_true(json_is_true(json_object_get(j, "truncated")));
+    json_decref(j);
+    intent_result_free(&res);
+    free(text);
+    intent_dict_free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +653,9 @@ int main(void)
         cmocka_unit_test(test_bad_rows_reported_with_row_numbers),
         cmocka_unit_test(test_header_must_name_columns),
         cmocka_unit_test(test_default_dictionary),
+        cmocka_unit_test(test_fold_agrees_with_text_fold),
+        cmocka_unit_test(test_threads_share_a_dictionary),
+        cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,11 @@
 #     grown slice by slice): p99 at 1M <= 2 x p99 at 10k.
 #  4. `axon import` rows/s vs `sqlite3 .import` of the same CSV into a plain
 #     table, on the 8,800-row pipeline and a 1,000,000-row one.  goal >= 30%
+#  5. Workflows: POST /api/v1/customers with a published before handler
+#     (bench/packs/bench-before) vs the same POST with no pack, same server,
+#     same run                                                    goal >= 70%;
+#     and after-handler throughput (bench/packs/bench-after writes a note
+#     per event): deliveries done per second while and after a POST load.
 #
 # Programs: bench/bare_mhd.c and bench/sqlite_insert.c (the references),
 # bench/http_load.c (loads customers through POST when `axon import` fails),
@@ -49,7 +54,7 @@ ROUNDS=${BENCH_ROUNDS:-2}
 LAT_SECONDS=${BENCH_LAT_SECONDS:-6}
 SIZES=${BENCH_SIZES:-"10000 100000 1000000"}
 PIPE_ROWS=${BENCH_PIPELINE_ROWS:-1000000}
-PARTS=${BENCH_PARTS:-"get post list import"}
+PARTS=${BENCH_PARTS:-"get post list import workflow"}
 PIPELINE_CSV=${BENCH_PIPELINE_CSV:-$ROOT/../shared/data/crm_sales_opportunities/sales_pipeline.csv}
 CRM_DIR=$(dirname "$PIPELINE_CSV")
 SERVER_MAX=3600                # no server outlives this, whatever happens
@@ -585,6 +590,77 @@ if has_part import; then
     done
     part_done "import" "$T_PART"
     NOTES+=("Import reference: sqlite3 x.db '.mode csv' '.import FILE t' into a new table (best of 3 for small files). Axon: axon import --mapping data/mappings/sales_pipeline.json --key external_id (the demo's mapping) into a fresh database already holding the products, accounts, managers and agents (imported first, not timed).")
+fi
+
+# ---- 5: workflows ----------------------------------------------------------------
+
+# upload_pack DIR PORT: zip a pack folder, upload and publish it; sets PACK_ID.
+upload_pack() {
+    local dir=$1 port=$2 zip="$WORK/$(basename "$1").zip" out
+    (cd "$dir" && $PY -c 'import sys, zipfile, os
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for n in sorted(os.listdir(".")):
+        z.write(n)' "$zip")
+    out=$(curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/zip' \
+        --data-binary @"$zip" "http://127.0.0.1:$port/api/v1/packs") || die "upload of $dir failed"
+    PACK_ID=$($PY -c 'import json, sys; print(json.load(sys.stdin)["pack_id"])' <<<"$out")
+    curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{}' \
+        "http://127.0.0.1:$port/api/v1/packs/$PACK_ID/versions/1.0.0/publish" >/dev/null ||
+        die "publish of $dir failed"
+}
+
+if has_part workflow; then
+    T_PART=$(now)
+    WDIR=$WORK/workflow
+    new_db "$WDIR"
+    start_axon "$WDIR"
+    log "workflows: axon on port $PORT; POST warm-up"
+    run_wrk junk 2 64 2 post_customer.lua "http://127.0.0.1:$PORT/"
+    best_plain="" best_before=""
+    for r in $(seq "$ROUNDS"); do
+        wait_idle "$SERVER_PID"; wait_quiet "POST without a pack (round $r)"
+        run_wrk line 2 64 "$SECONDS_RUN" post_customer.lua "http://127.0.0.1:$PORT/"
+        log "  round $r no pack: $line"
+        result "workflow_post_plain_round$r $line"
+        if [ -z "$best_plain" ] || awk -v a="$(field rps "$line")" -v b="$(field rps "$best_plain")" 'BEGIN { exit !(a > b) }'; then best_plain=$line; fi
+        [ "$r" = 1 ] && upload_pack "$ROOT/bench/packs/bench-before" "$PORT" && BEFORE_ID=$PACK_ID
+        [ "$r" != 1 ] && curl -sf -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+            -d '{}' "http://127.0.0.1:$PORT/api/v1/packs/$BEFORE_ID/versions/1.0.0/publish" >/dev/null
+        run_wrk junk 2 64 2 post_customer.lua "http://127.0.0.1:$PORT/"
+        wait_idle "$SERVER_PID"; wait_quiet "POST with a before handler (round $r)"
+        run_wrk line 2 64 "$SECONDS_RUN" post_customer.lua "http://127.0.0.1:$PORT/"
+        log "  round $r before handler: $line"
+        result "workflow_post_before_round$r $line"
+        if [ -z "$best_before" ] || awk -v a="$(field rps "$line")" -v b="$(field rps "$best_before")" 'BEGIN { exit !(a > b) }'; then best_before=$line; fi
+        curl -sf -X POST -H "Authorization: Bearer $KEY" \
+            "http://127.0.0.1:$PORT/api/v1/packs/$BEFORE_ID/disable" >/dev/null
+    done
+    add_row "POST rps with a before handler (vs none)" "$(field rps "$best_before")" \
+        "$(field rps "$best_plain")" "$(ratio "$(field rps "$best_before")" "$(field rps "$best_plain")")" \
+        ">=0.70" "$(ms "$(field p50_us "$best_before")")/$(ms "$(field p99_us "$best_before")") ms" \
+        "$(ms "$(field p50_us "$best_plain")")/$(ms "$(field p99_us "$best_plain")") ms"
+    runs=$(sqlite3 "$WDIR/axon.db" "SELECT count(*) FROM pack_runs WHERE outcome='ok'")
+    NOTES+=("Before handler: bench/packs/bench-before on customers.created (reads the record and a setting, sets a field); same server and database, best of $ROUNDS alternating rounds; $runs runs logged ok.")
+
+    upload_pack "$ROOT/bench/packs/bench-after" "$PORT"
+    wait_idle "$SERVER_PID"; wait_quiet "after handlers"
+    log "after handlers: POST load for ${SECONDS_RUN}s, then until the outbox is empty"
+    run_wrk line 2 64 "$SECONDS_RUN" post_customer.lua "http://127.0.0.1:$PORT/"
+    for i in $(seq 600); do
+        pending=$(sqlite3 "$WDIR/axon.db" "SELECT count(*) FROM deliveries WHERE status='pending'")
+        [ "$pending" = 0 ] && break
+        sleep 0.5
+    done
+    read -r done span lag <<<"$(sqlite3 -separator ' ' "$WDIR/axon.db" \
+        "SELECT count(*), (julianday(max(finished_at)) - julianday(min(created_at))) * 86400,
+                avg(julianday(finished_at) - julianday(created_at)) * 86400000
+         FROM deliveries WHERE status='done'")"
+    eps=$(awk -v n="$done" -v s="$span" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "n/a" }')
+    result "workflow_after done=$done seconds=$span eps=$eps lag_ms=$lag posts=$line"
+    ROWS+=("after-handler deliveries/s (one write each)|$eps|-|-|info|info|lag avg $(awk -v l="$lag" 'BEGIN { printf "%.0f", l }') ms|-")
+    NOTES+=("After handlers: bench/packs/bench-after adds a note per customers.created; $done deliveries done in ${span}s from the first event to the last delivery, while wrk POSTed for ${SECONDS_RUN}s; lag = event to delivery done; $pending left pending.")
+    stop_server
+    part_done "workflow" "$T_PART"
 fi
 
 # ---- summary ------------------------------------------------------------------

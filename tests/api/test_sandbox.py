@@ -85,4 +85,4 @@ def test_escapes_are_in_the_run_log(alpha, attack_pack):
         if r["error"].endswith("stopped: the instruction budget of this run is used up")],
         what="a run killed by the instruction budget in the log")
     assert runs[0]["instructions"] >= 1000000
-    assert runs[0]["location"].startswith("attacks.lua:")
+    assert any((r["location"] or "").startswith("attacks.lua:") for r in runs)

@@ -696,13 +696,7 @@ int event_deliveries(struct db *d, int64_t tenant, const char *pack_id, const ch
             sqlite3_column_text(st, 13)));
     }
     db_reset(st);
-    char next[24];
-    snprintf(next, sizeof next, "%lld", (long long)last);
-    json_t *doc = json_pack("{s:o,s:o}", "data", data, "next",
-                            more ? json_string(next) : json_null());
-    int rc = jx_dump(out, doc, 0) ? ax_fail(err, AX_EINTERNAL, "out of memory") : 0;
-    json_decref(doc);
-    return rc;
+    return jx_page(out, data, more, (long long)last, err);
 }
 
 int event_retry(struct db *d, const struct ax_ctx *c, const char *delivery_id,

@@ -129,3 +129,14 @@ char *jx_dumps(json_t *v, int flags)
     }
     return buf_detach(&b);
 }
+
+int jx_page(struct buf *out, json_t *data, bool more, long long last, struct ax_err *err)
+{
+    char next[24];
+    snprintf(next, sizeof next, "%lld", last);
+    json_t *doc = json_pack("{s:o,s:o}", "data", data, "next",
+                            more ? json_string(next) : json_null());
+    int rc = doc && jx_dump(out, doc, 0) == 0 ? 0 : ax_fail(err, AX_EINTERNAL, "out of memory");
+    json_decref(doc);
+    return rc;
+}

@@ -150,9 +150,19 @@ static const struct object_def *def_of(lua_State *L)
     return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-static void fname(char *out, size_t n, const struct object_def *def, const char *verb)
+/* The start of every axon.<object>.<verb>: its name, the permission it
+ * needs, no writes in a before handler, and its charge (taken before
+ * anything is allocated: a spent budget stops the run right here). */
+static struct host_env *enter(lua_State *L, const struct object_def *def, const char *verb,
+                              int rows, char func[64])
 {
-    snprintf(out, n, "%s.%s", def->name, verb);
+    struct host_env *e = env_of(L);
+    snprintf(func, 64, "%s.%s", def->name, verb);
+    need(L, e, func);
+    if (rows)
+        no_writes_before(L, e, func);
+    lua_rt_charge(L, 1, rows);
+    return e;
 }
 
 /* ---- reads ---- */
@@ -160,11 +170,8 @@ static void fname(char *out, size_t n, const struct object_def *def, const char 
 static int obj_get(lua_State *L)
 {
     const struct object_def *def = def_of(L);
-    struct host_env *e = env_of(L);
     char func[64];
-    fname(func, sizeof func, def, "get");
-    need(L, e, func);
-    lua_rt_charge(L, 1, 0);
+    struct host_env *e = enter(L, def, "get", 0, func);
     const char *id = luaL_checkstring(L, 1);
     struct store_result res;
     struct ax_err err;
@@ -315,11 +322,8 @@ static json_t *run_query(lua_State *L, struct host_env *e, const struct object_d
 static int obj_find(lua_State *L)
 {
     const struct object_def *def = def_of(L);
-    struct host_env *e = env_of(L);
     char func[64];
-    fname(func, sizeof func, def, "find");
-    need(L, e, func);
-    lua_rt_charge(L, 1, 0);
+    struct host_env *e = enter(L, def, "find", 0, func);
     struct ax_err err;
     ax_err_clear(&err);
     json_t *r = run_query(L, e, def, false, &err);
@@ -339,11 +343,8 @@ static int obj_find(lua_State *L)
 static int obj_count(lua_State *L)
 {
     const struct object_def *def = def_of(L);
-    struct host_env *e = env_of(L);
     char func[64];
-    fname(func, sizeof func, def, "count");
-    need(L, e, func);
-    lua_rt_charge(L, 1, 0);
+    struct host_env *e = enter(L, def, "count", 0, func);
     struct ax_err err;
     ax_err_clear(&err);
     json_t *r = run_query(L, e, def, true, &err);
@@ -405,12 +406,8 @@ static void push_created(lua_State *L, struct host_env *e, const struct object_d
 static int obj_create(lua_State *L)
 {
     const struct object_def *def = def_of(L);
-    struct host_env *e = env_of(L);
     char func[64];
-    fname(func, sizeof func, def, "create");
-    need(L, e, func);
-    no_writes_before(L, e, func);
-    lua_rt_charge(L, 1, 1);     /* may stop the run: charge before allocating */
+    struct host_env *e = enter(L, def, "create", 1, func);
     json_t *fields = arg_object(L, 1, func);
     char *doc = create_record(L, e, def, fields, func);
     push_created(L, e, def, doc, "create");
@@ -420,11 +417,8 @@ static int obj_create(lua_State *L)
 static int obj_update(lua_State *L)
 {
     const struct object_def *def = def_of(L);
-    struct host_env *e = env_of(L);
     char func[64];
-    fname(func, sizeof func, def, "update");
-    need(L, e, func);
-    no_writes_before(L, e, func);
+    struct host_env *e = enter(L, def, "update", 1, func);
     const char *id = luaL_checkstring(L, 1);
     lua_Integer if_version = -1;
     if (lua_istable(L, 3)) {
@@ -432,7 +426,6 @@ static int obj_update(lua_State *L)
         if_version = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
         lua_pop(L, 1);
     }
-    lua_rt_charge(L, 1, 1);
     json_t *patch = arg_object(L, 2, func);
     struct ax_err err;
     ax_err_clear(&err);
@@ -456,13 +449,9 @@ static int obj_update(lua_State *L)
 static int obj_delete(lua_State *L)
 {
     const struct object_def *def = def_of(L);
-    struct host_env *e = env_of(L);
     char func[64];
-    fname(func, sizeof func, def, "delete");
-    need(L, e, func);
-    no_writes_before(L, e, func);
+    struct host_env *e = enter(L, def, "delete", 1, func);
     const char *id = luaL_checkstring(L, 1);
-    lua_rt_charge(L, 1, 1);
     struct ax_err err;
     ax_err_clear(&err);
     if (store_delete(e->d, &e->ctx, def, id, -1, &err))

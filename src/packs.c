@@ -1332,9 +1332,5 @@ int packs_runs(struct db *d, int64_t tenant, const char *pack_id, const char *ou
         json_array_append_new(data, row);
     }
     db_reset(st);
-    json_t *doc = json_pack("{s:o}", "data", data);
-    char next[24];
-    snprintf(next, sizeof next, "%lld", (long long)last);
-    json_object_set_new(doc, "next", more ? json_string(next) : json_null());
-    return reply_json(out, doc, err);
+    return jx_page(out, data, more, (long long)last, err);
 }

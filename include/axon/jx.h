@@ -8,6 +8,7 @@
 #define AXON_JX_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "axon/buf.h"
@@ -26,5 +27,10 @@ int jx_dump(struct buf *b, json_t *v, int flags);
 
 /* The same into a new malloc'd string (caller frees); NULL on failure. */
 char *jx_dumps(json_t *v, int flags);
+
+/* A page of a list, {"data": data, "next": "<last>" | null}, appended to
+ * out; `next` is the cursor (a row number) of the last row when `more`.
+ * Takes `data`. Returns 0, or -1 (AX_EINTERNAL) when out of memory. */
+int jx_page(struct buf *out, json_t *data, bool more, long long last, struct ax_err *err);
 
 #endif

@@ -33,6 +33,9 @@ void api_problem_doc(struct req *r)
         {"duplicate", "Another record already has this unique value (see errors[].pointer)."},
         {"in-use", "Other records still refer to this one."},
         {"last-admin", "A tenant keeps at least one active admin."},
+        {"decided", "The record was decided already (a suggestion accepted, dismissed or completed; an approval); the outcome cannot change."},
+        {"expired", "The suggestion's time ran out before it was decided."},
+        {"rule-retired", "The rule was retired: it makes no more suggestions."},
         {"precondition-failed", "If-Match did not match the record's current ETag."},
         {"version-mismatch", "Someone changed the record since you read it; reload and retry."},
         {"payload-too-large", "The body is larger than the server accepts."},
@@ -259,7 +262,12 @@ void api_audit_list(struct req *r)
         api_int_param(r, "after", 0, 0, 2000000000, &before))
         return;
     const char *object = http_query(r, "object");
-    if (object && !model_find(object) && strcmp(object, "api_keys") && strcmp(object, "tenants")) {
+    static const char *const others[] = {"api_keys", "tenants", "rules", "reviews", "review_samples",
+                                         NULL};
+    bool known = !object || model_find(object);
+    for (int i = 0; others[i] && !known; i++)
+        known = !strcmp(object, others[i]);
+    if (!known) {
         http_reply_problem(r, AX_EBADREQ, "unknown object '%.60s'", object);
         return;
     }

@@ -5,6 +5,7 @@
 #include "axon/events.h"
 #include "axon/log.h"
 #include "axon/packs.h"
+#include "axon/sugg.h"
 #include "axon/timefmt.h"
 #include "axon/writer.h"
 
@@ -122,6 +123,7 @@ int dispatch_round(struct ax_err *err)
         log_error("run log not written: %s", err->detail);
     if (fire_schedules(rd, rd, err) < 0)
         return -1;
+    sugg_upkeep(rd);     /* expiry, last month's review samples: throttled inside */
     /* A read transaction of the last round must not hide new rows. */
     return run_due(rd, err);
 }

@@ -8,6 +8,7 @@
 #include "axon/outbound.h"
 #include "axon/pack_perm.h"
 #include "axon/store.h"
+#include "axon/sugg.h"
 #include "axon/tenant.h"
 #include "axon/text.h"
 #include "axon/timefmt.h"
@@ -486,7 +487,8 @@ static int tasks_add(lua_State *L) { return activity_add(L, "tasks.add", "task")
 
 /* ---- suggestions and approvals ---- */
 
-/* The open suggestion with this key, as JSON (new reference), or NULL. */
+/* The live suggestion with this key (open, or accepted and not yet done),
+ * newest first, as JSON (new reference), or NULL. */
 static json_t *open_suggestion(struct host_env *e, const char *key, struct ax_err *err)
 {
     const struct object_def *def = model_find("suggestions");
@@ -496,7 +498,8 @@ static json_t *open_suggestion(struct host_env *e, const char *key, struct ax_er
     buf_init(&out, 0);
     json_t *found = NULL;
     if (store_query_param(e->d, &e->ctx, def, &q, "dedupe_key", key, err) == 0 &&
-        store_query_param(e->d, &e->ctx, def, &q, "status", "open", err) == 0 &&
+        store_query_param(e->d, &e->ctx, def, &q, "status[in]", "open,accepted", err) == 0 &&
+        store_query_param(e->d, &e->ctx, def, &q, "sort", "-created_at", err) == 0 &&
         store_query_param(e->d, &e->ctx, def, &q, "limit", "1", err) == 0 &&
         store_list(e->d, &e->ctx, def, &q, &out, err) == 0) {
         json_t *r = json_loadb(out.data, out.len, 0, NULL);
@@ -585,6 +588,24 @@ static int shape_suggestion(struct host_env *e, json_t *in, char *why, size_t wh
     return 0;
 }
 
+/* A retired rule makes no more suggestions: the run's log says so (and a
+ * dry run's effects). 1 retired, 0 not, -1 error (err filled). */
+static int suggest_retired(struct host_env *e, const char *rule, struct ax_err *err)
+{
+    int retired = rule ? sugg_rule_retired(e->d, e->ctx.tenant, rule, err) : 0;
+    if (retired <= 0)
+        return retired;
+    char line[300], at[TIME_TEXT_MAX];
+    snprintf(line, sizeof line, "axon.suggest: rule %.200s is retired; no suggestion made", rule);
+    time_format_ms(time_now_ms(), at);
+    if (json_array_size(e->logs) < LOG_LINES_MAX)
+        json_array_append_new(e->logs, json_pack("{s:s,s:s,s:s}", "level", "info", "message",
+                                                 line, "at", at));
+    host_capture(e, json_pack("{s:s,s:s}", "effect", "suggest-skipped", "rule", rule));
+    log_debug("pack %s: %s", e->source, line);
+    return 1;
+}
+
 static int host_suggest(lua_State *L)
 {
     struct host_env *e = env_of(L);
@@ -600,6 +621,13 @@ static int host_suggest(lua_State *L)
     const struct object_def *def = model_find("suggestions");
     struct ax_err err;
     ax_err_clear(&err);
+    if (suggest_retired(e, json_string_value(json_object_get(in, "rule")), &err)) {
+        json_decref(in);
+        if (err.code)
+            return raise_err(L, "suggest", &err);
+        lua_pushnil(L);
+        return 1;
+    }
     json_t *input = model_check_input(def, in, true, &err);
     json_decref(in);
     if (!input)

@@ -2,6 +2,7 @@
 #include "axon/objects.h"
 
 #include "axon/store.h"
+#include "axon/sugg.h"
 #include "axon/text.h"
 #include "axon/timefmt.h"
 
@@ -684,7 +685,7 @@ int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *d
     if (is(def, "users"))
         return check_user_email(d, c, old, rec, err) || check_last_admin(d, c, old, rec, err) ? -1 : 0;
     if (is(def, "suggestions"))
-        return check_suggestion(rec, err);
+        return check_suggestion(rec, err) || sugg_prepare(d, c, old, rec, err) ? -1 : 0;
     if (is(def, "approvals"))
         return prepare_approval(d, c, old, rec, err);
     return 0;

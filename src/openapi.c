@@ -443,6 +443,67 @@ static const char *workflow_schemas =
     " \"override\":{\"$ref\":\"#/components/schemas/WorkflowBudgetInput\"},\"default_before\":{\"type\":\"object\"},"
     " \"default_after\":{\"type\":\"object\"}}}}";
 
+/* Schemas of suggestion outcomes, the review audit, rules and KPIs. */
+static const char *sugg_schemas =
+    "{\"OutcomeInput\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{\"note\":{\"type\":[\"string\","
+    " \"null\"],\"maxLength\":1000}}},"
+    "\"DismissInput\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"reason\"],\"properties\":{\"reason\":{\"type\":\"string\","
+    " \"minLength\":1,\"maxLength\":1000}}},"
+    "\"SampleInput\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"month\"],\"properties\":{\"month\":{\"type\":\"string\","
+    " \"pattern\":\"^[0-9]{4}-(0[1-9]|1[0-2])$\",\"description\":\"calendar month, UTC\"}}},"
+    "\"ReviewSample\":{\"type\":\"object\",\"required\":[\"object\",\"id\",\"month\",\"seed\",\"population\",\"size\",\"rules\","
+    " \"suggestion_ids\",\"review_ids\",\"drawn_at\",\"drawn_now\"],\"properties\":{\"object\":{\"const\":\"review_sample\"},"
+    " \"id\":{\"type\":\"string\"},\"month\":{\"type\":\"string\"},\"seed\":{\"type\":\"string\"},\"population\":{\"type\":\"integer\"},"
+    " \"size\":{\"type\":\"integer\"},\"rules\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"rule\",\"population\","
+    " \"sampled\"],\"properties\":{\"rule\":{\"type\":[\"string\",\"null\"]},\"population\":{\"type\":\"integer\"},\"sampled\":{\"type\":\"integer\"}}}},"
+    " \"suggestion_ids\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"review_ids\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    " \"drawn_at\":{\"type\":\"string\",\"format\":\"date-time\"},\"drawn_by\":{\"type\":[\"string\",\"null\"]},\"drawn_now\":{\"type\":\"boolean\"}}},"
+    "\"Review\":{\"type\":\"object\",\"required\":[\"object\",\"id\",\"month\",\"sample_id\",\"suggestion_id\",\"status\","
+    " \"shortened\",\"suggestion\"],\"properties\":{\"object\":{\"const\":\"review\"},\"id\":{\"type\":\"string\"},\"month\":{\"type\":\"string\"},"
+    " \"sample_id\":{\"type\":\"string\"},\"suggestion_id\":{\"type\":\"string\"},\"rule\":{\"type\":[\"string\",\"null\"]},"
+    " \"status\":{\"enum\":[\"pending\",\"done\"]},\"position\":{\"type\":\"integer\"},\"shortened\":{\"type\":[\"boolean\","
+    " \"null\"]},\"reason\":{\"type\":[\"string\",\"null\"]},\"reviewed_by\":{\"type\":[\"string\",\"null\"]},\"reviewed_at\":{\"type\":[\"string\","
+    " \"null\"],\"format\":\"date-time\"},\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"},\"suggestion\":{\"anyOf\":[{\"$ref\":\"#/components/schemas/Suggestion\"},"
+    " {\"type\":\"null\"}]}}},"
+    "\"ReviewList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Review\"}},"
+    " \"next\":{\"type\":[\"string\",\"null\"]},\"total\":{\"type\":\"integer\"}}},"
+    "\"VerdictInput\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"shortened\",\"reason\"],\"properties\":{\"shortened\":{\"type\":\"boolean\","
+    " \"description\":\"did it shorten the path to the customer's decision\"},\"reason\":{\"type\":\"string\",\"minLength\":1,"
+    " \"maxLength\":1000}}},"
+    "\"ReviewReport\":{\"type\":\"object\",\"required\":[\"object\",\"month\",\"sample_id\",\"thresholds\",\"data\"],\"properties\":{\"object\":{\"const\":\"review_report\"},"
+    " \"month\":{\"type\":\"string\"},\"sample_id\":{\"type\":[\"string\",\"null\"]},\"thresholds\":{\"type\":\"object\",\"required\":[\"min_acceptance\","
+    " \"max_confirmed\",\"min_reviews\"],\"properties\":{\"min_acceptance\":{\"type\":\"number\"},\"max_confirmed\":{\"type\":\"number\"},"
+    " \"min_reviews\":{\"type\":\"integer\"}}},\"data\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"rule\","
+    " \"status\",\"volume\",\"accepted\",\"dismissed\",\"open\",\"expired\",\"acceptance_rate\",\"sampled\",\"reviewed\","
+    " \"confirmed\",\"confirmed_rate\",\"gap\",\"flag\"],\"properties\":{\"object\":{\"const\":\"rule_report\"},\"rule\":{\"type\":[\"string\","
+    " \"null\"]},\"status\":{\"enum\":[\"active\",\"retired\"]},\"volume\":{\"type\":\"integer\"},\"accepted\":{\"type\":\"integer\"},"
+    " \"dismissed\":{\"type\":\"integer\"},\"open\":{\"type\":\"integer\"},\"expired\":{\"type\":\"integer\"},\"acceptance_rate\":{\"type\":[\"number\","
+    " \"null\"]},\"sampled\":{\"type\":\"integer\"},\"reviewed\":{\"type\":\"integer\"},\"confirmed\":{\"type\":\"integer\"},"
+    " \"confirmed_rate\":{\"type\":[\"number\",\"null\"]},\"gap\":{\"type\":[\"number\",\"null\"]},\"flag\":{\"enum\":[\"no business value\","
+    " null]}}}}}},"
+    "\"Rule\":{\"type\":\"object\",\"required\":[\"object\",\"rule\",\"status\",\"volume\"],\"properties\":{\"object\":{\"const\":\"rule\"},"
+    " \"rule\":{\"type\":\"string\"},\"status\":{\"enum\":[\"active\",\"retired\"]},\"volume\":{\"type\":\"integer\"},\"open\":{\"type\":\"integer\"},"
+    " \"accepted\":{\"type\":\"integer\"},\"dismissed\":{\"type\":\"integer\"},\"expired\":{\"type\":\"integer\"},\"first_seen\":{\"type\":[\"string\","
+    " \"null\"],\"format\":\"date-time\"},\"last_seen\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},\"reason\":{\"type\":[\"string\","
+    " \"null\"]},\"changed_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},\"changed_by\":{\"type\":[\"string\","
+    " \"null\"]}}},"
+    "\"RuleList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{\"data\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Rule\"}},"
+    " \"next\":{\"type\":\"null\"}}},"
+    "\"RetireInput\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"rule\",\"reason\"],\"properties\":{\"rule\":{\"type\":\"string\","
+    " \"minLength\":1,\"maxLength\":200,\"description\":\"the rule as suggestions name it, e.g. my-pack/late-delivery\"},"
+    " \"reason\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1000}}},"
+    "\"KpiStats\":{\"type\":\"object\",\"required\":[\"count\",\"won\",\"lost\",\"mean_days\",\"median_days\",\"p25_days\","
+    " \"p75_days\"],\"properties\":{\"key\":{\"type\":\"string\"},\"label\":{\"type\":[\"string\",\"null\"]},\"count\":{\"type\":\"integer\"},"
+    " \"won\":{\"type\":\"integer\"},\"lost\":{\"type\":\"integer\"},\"mean_days\":{\"type\":[\"number\",\"null\"]},\"median_days\":{\"type\":[\"number\","
+    " \"null\"]},\"p25_days\":{\"type\":[\"number\",\"null\"]},\"p75_days\":{\"type\":[\"number\",\"null\"]}}},"
+    "\"DecisionChain\":{\"type\":\"object\",\"required\":[\"object\",\"kpi\",\"group\",\"basis\",\"from\",\"to\",\"data\",\"total\","
+    " \"compare\"],\"properties\":{\"object\":{\"const\":\"kpi\"},\"kpi\":{\"const\":\"decision-chain\"},\"group\":{\"enum\":[\"quarter\","
+    " \"month\",\"owner\",\"product\"]},\"basis\":{\"const\":\"close_date\"},\"from\":{\"type\":[\"string\",\"null\"]},\"to\":{\"type\":[\"string\","
+    " \"null\"]},\"data\":{\"type\":\"array\",\"items\":{\"allOf\":[{\"$ref\":\"#/components/schemas/KpiStats\"},{\"required\":[\"key\"]}]}},"
+    " \"total\":{\"$ref\":\"#/components/schemas/KpiStats\"},\"compare\":{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"object\","
+    " \"required\":[\"by\",\"ratio\",\"a\",\"b\"],\"properties\":{\"by\":{\"enum\":[\"periods\",\"suggestions\"]},\"ratio\":{\"type\":[\"number\","
+    " \"null\"]},\"a\":{\"$ref\":\"#/components/schemas/KpiStats\"},\"b\":{\"$ref\":\"#/components/schemas/KpiStats\"}}}]}}}}";
+
 /* Paths that are not generic object CRUD: method, path, summary, response schema, code. */
 static const struct {
     const char *method, *path, *summary, *schema, *code;
@@ -488,6 +549,16 @@ static const struct {
     {"get", "/api/v1/outbound", "HTTP calls and e-mails workflows queued (?status=)", "OutboundList", "200", false, NULL, NULL},
     {"get", "/api/v1/settings/workflow-budget", "the tenant's workflow budgets and Axon's defaults", "WorkflowBudget", "200", false, NULL, NULL},
     {"put", "/api/v1/settings/workflow-budget", "set the tenant's workflow budgets ({} resets)", "WorkflowBudgetInput", "200", false, "WorkflowBudgetInput", NULL},
+    {"post", "/api/v1/suggestions/{id}/accept", "accept an open suggestion (optional {\"note\"}; If-Match; 409 decided or expired)", "Suggestion", "200", false, "OutcomeInput", NULL},
+    {"post", "/api/v1/suggestions/{id}/dismiss", "dismiss an open suggestion, saying why (If-Match; 409 decided or expired)", "Suggestion", "200", false, "DismissInput", NULL},
+    {"post", "/api/v1/suggestions/{id}/complete", "mark an open or accepted suggestion done (optional {\"note\"}; If-Match)", "Suggestion", "200", false, "OutcomeInput", NULL},
+    {"post", "/api/v1/reviews/samples", "draw a month's review sample: 5% of its suggestions, at least one per rule; drawing the month again returns the stored sample", "ReviewSample", "200", false, "SampleInput", NULL},
+    {"get", "/api/v1/reviews", "the review queue with each suggestion (?month=, ?status=pending|done, ?rule=, ?limit=, ?after=, ?count=)", "ReviewList", "200", false, NULL, NULL},
+    {"get", "/api/v1/reviews/report", "per rule of a month (?month=, default this one): volume, acceptance, confirmed value, gap, 'no business value' flag (?min_acceptance=, ?max_confirmed=, ?min_reviews=)", "ReviewReport", "200", false, NULL, NULL},
+    {"post", "/api/v1/reviews/{id}", "a reviewer's verdict: did the suggestion shorten the path to the customer's decision, and why", "Review", "200", false, "VerdictInput", NULL},
+    {"get", "/api/v1/rules", "rules that made suggestions, with status and counts", "RuleList", "200", false, NULL, NULL},
+    {"post", "/api/v1/rules/retire", "retire a rule (named in the body): it makes no more suggestions", "Rule", "200", false, "RetireInput", NULL},
+    {"get", "/api/v1/kpis/decision-chain", "days from engagement to decision of won and lost deals (?group=quarter|month|owner|product, ?from=, ?to=, ?compare=2017Q1,2017Q2 or suggestions)", "DecisionChain", "200", false, NULL, NULL},
 };
 
 /* The path parameters of a template: each {name} segment. */
@@ -549,6 +620,13 @@ static void build(void)
     json_t *more = json_loads(workflow_schemas, 0, &je);
     if (!more) {
         log_error("openapi: workflow schemas: %s at %d", je.text, je.position);
+        json_decref(schemas);
+        return;
+    }
+    json_object_update(schemas, more);
+    json_decref(more);
+    if (!(more = json_loads(sugg_schemas, 0, &je))) {
+        log_error("openapi: suggestion schemas: %s at %d", je.text, je.position);
         json_decref(schemas);
         return;
     }

@@ -6,6 +6,7 @@
  *   api_search.c   full-text search
  *   api_jobs.c     CSV imports, jobs, exports
  *   api_packs.c    workflow packs, replays, run log, deliveries, outbound queue
+ *   api_sugg.c     suggestion outcomes, review audit, rules, decision-chain KPI
  *   openapi.c      the OpenAPI document
  *   static.c       the browser UI's files
  * Handlers take the request and reply through http.h; they own nothing
@@ -68,6 +69,17 @@ void api_delivery_retry(struct req *r);
 void api_outbound_list(struct req *r);
 void api_workflow_budget_get(struct req *r);
 void api_workflow_budget_put(struct req *r);
+
+void api_suggestion_accept(struct req *r);
+void api_suggestion_dismiss(struct req *r);
+void api_suggestion_complete(struct req *r);
+void api_review_sample(struct req *r);
+void api_reviews_list(struct req *r);
+void api_review_report(struct req *r);
+void api_review_verdict(struct req *r);
+void api_rules_list(struct req *r);
+void api_rule_retire(struct req *r);
+void api_kpi_decision_chain(struct req *r);
 
 void api_openapi(struct req *r);
 void api_static(struct req *r);

@@ -60,6 +60,7 @@ def world(server, alpha, beta, pending):
     a["key"] = add_key(alpha, "read")
     a["pack"], a["delivery"] = pack_with_a_delivery(alpha)
     a["user"] = add_user(alpha, "sales")
+    a["review"] = review_in(alpha)
     a["job"] = None
     if not pending["jobs"]:
         jobs = get_json(alpha, "/api/v1/jobs")["data"]
@@ -89,6 +90,15 @@ def pack_with_a_delivery(alpha):
     return pack, done[0]["id"]
 
 
+def review_in(alpha):
+    """A review of alpha's: this month's sample holds its suggestions."""
+    import datetime
+    month = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+    r = alpha.post("/api/v1/reviews/samples", {"month": month})
+    assert r.status_code == 200, r.text
+    return {"id": r.json()["review_ids"][0]}
+
+
 def alpha_ids(world):
     a = world["a"]
     ids = {r["id"] for k, r in a.items() if isinstance(r, dict) and "id" in r}
@@ -102,12 +112,15 @@ def id_for(world, path):
         return a["pack"]["pack_id"], "pck"
     if path.startswith("/api/v1/deliveries/{id}"):
         return a["delivery"], "dlv"
+    if path == "/api/v1/reviews/{id}":
+        return a["review"]["id"], "rev"
     m = re.fullmatch(r"/api/v1/([a-z_-]+)/\{id\}(/[a-z]+)?", path)
     if not m:
         return None
     obj, sub = m.group(1), m.group(2)
     if obj in OBJECTS and sub in (None, "/history") or (obj, sub) in (
-            ("customers", "/timeline"), ("deals", "/stages"), ("users", "/password")):
+            ("customers", "/timeline"), ("deals", "/stages"), ("users", "/password"),
+            ("suggestions", "/accept"), ("suggestions", "/dismiss"), ("suggestions", "/complete")):
         return a[obj]["id"], PREFIX[obj]
     if obj == "api-keys" and sub is None:
         return a["key"]["id"], "key"
@@ -132,6 +145,10 @@ def request_body(path, method):
         return patch_for(obj)
     if path.endswith("/password"):
         return {"password": "beta-was-here-123"}
+    if path.endswith("/dismiss"):
+        return {"reason": "beta was here"}
+    if path == "/api/v1/reviews/{id}":
+        return {"shortened": True, "reason": "beta was here"}
     return None
 
 

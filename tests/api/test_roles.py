@@ -62,6 +62,17 @@ SPECIAL = {
     ("POST", "/api/v1/packs/{id}/versions/{version}/replay"): None,
     ("POST", "/api/v1/deliveries/{id}/retry"): None,
     ("PUT", "/api/v1/settings/workflow-budget"): None,
+    # suggestions' outcomes, the review audit, rules, KPIs (requests: SUGG_CALLS)
+    ("POST", "/api/v1/suggestions/{id}/accept"): STAFF,
+    ("POST", "/api/v1/suggestions/{id}/dismiss"): STAFF,
+    ("POST", "/api/v1/suggestions/{id}/complete"): STAFF,
+    ("POST", "/api/v1/reviews/samples"): LEADS,
+    ("GET", "/api/v1/reviews"): LEADS,
+    ("GET", "/api/v1/reviews/report"): LEADS,
+    ("POST", "/api/v1/reviews/{id}"): LEADS,
+    ("GET", "/api/v1/rules"): LEADS,
+    ("POST", "/api/v1/rules/retire"): ADMIN,
+    ("GET", "/api/v1/kpis/decision-chain"): ALL,
 }
 SCOPES = {"read": "read_only", "read write": "manager", "read write admin": "admin"}
 
@@ -104,6 +115,48 @@ def shared(alpha):
     return recs
 
 
+def this_month():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m")
+
+
+def decide(outcome, body=None):
+    """POST an outcome on a fresh suggestion; a refusal leaves it open."""
+    def run(api, admin):
+        s = make(admin, "suggestions")
+
+        def still_open():
+            assert get_json(admin, f"/api/v1/suggestions/{s['id']}")["status"] == "open"
+        return api.post(f"/api/v1/suggestions/{s['id']}/{outcome}", body), still_open
+    return run
+
+
+def verdict(api, admin):
+    review = admin.post("/api/v1/reviews/samples", {"month": this_month()}).json()["review_ids"][0]
+    return api.post(f"/api/v1/reviews/{review}", {"shortened": True, "reason": "why not"}), None
+
+
+def retire(api, admin):
+    rule = unique("roles/rule")
+    admin.create("suggestions", {"title": "x", "rule": rule})
+
+    def still_active():
+        rules = {r["rule"]: r["status"] for r in get_json(admin, "/api/v1/rules")["data"]}
+        assert rules[rule] == "active"
+    return api.post("/api/v1/rules/retire", {"rule": rule, "reason": "no value"}), still_active
+
+
+SUGG_CALLS = {
+    "/api/v1/suggestions/{id}/accept": decide("accept"),
+    "/api/v1/suggestions/{id}/dismiss": decide("dismiss", {"reason": "not now"}),
+    "/api/v1/suggestions/{id}/complete": decide("complete", {"note": "done"}),
+    "/api/v1/reviews/samples": lambda api, admin: (
+        api.post("/api/v1/reviews/samples", {"month": this_month()}), None),
+    "/api/v1/reviews/{id}": verdict,
+    "/api/v1/rules/retire": retire,
+}
+
+
 def call(api, admin, shared, method, path):
     """Make the request for (method, path) as `api`; returns (response,
     check) where check() tells whether a refused write left things as they were."""
@@ -131,6 +184,8 @@ def call(api, admin, shared, method, path):
     if path == "/api/v1/users/{id}/password":
         victim = make(admin, "users")
         return api.post(f"/api/v1/users/{victim['id']}/password", {"password": "new-password-123"}), None
+    if method == "POST" and path in SUGG_CALLS:
+        return SUGG_CALLS[path](api, admin)
     if method == "POST":
         return api.post(path, body_for(admin, obj)), None
     if method == "PATCH":
@@ -160,7 +215,8 @@ def test_every_endpoint_enforces_roles(server, alpha, principals, shared):
                 if allowed is None:
                     continue
                 r, unchanged = call(api, alpha, shared, method, path)
-                want = (204 if path.endswith("/password") else OK[method]) if role in allowed else 403
+                ok = 204 if path.endswith("/password") else 200 if path in SUGG_CALLS else OK[method]
+                want = ok if role in allowed else 403
                 checked += 1
                 if r.status_code != want:
                     failures.append(f"{name} ({role}) {method} {path}: {r.status_code}, "

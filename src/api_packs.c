@@ -5,6 +5,7 @@
 #include "axon/audit.h"
 #include "axon/events.h"
 #include "axon/jx.h"
+#include "axon/lua_host.h"
 #include "axon/model.h"
 #include "axon/outbound.h"
 #include "axon/pack_bundle.h"
@@ -288,6 +289,11 @@ void api_outbound_list(struct req *r)
     if (!d || api_int_param(r, "limit", 50, 1, 500, &limit))
         return;
     const char *status = http_query(r, "status"), *after = http_query(r, "after");
+    if (status && strcmp(status, "queued") && strcmp(status, "sent") &&
+        strcmp(status, "failed") && strcmp(status, "dead")) {
+        http_reply_problem(r, AX_EBADREQ, "status must be queued, sent, failed or dead");
+        return;
+    }
     if (after && strlen(after) >= ID_MAX) {
         http_reply_problem(r, AX_EBADREQ, "after must be an outbound id");
         return;
@@ -475,6 +481,13 @@ void api_delivery_retry(struct req *r)
 
 /* ---- workflow budgets ---- */
 
+static json_t *budget_json(const struct lua_budget *b)
+{
+    return json_pack("{s:I,s:I,s:I,s:I,s:I}", "instructions", b->instructions, "memory",
+                     b->memory, "wall_ms", b->wall_ms, "host_calls", b->host_calls, "rows",
+                     b->rows);
+}
+
 void api_workflow_budget_get(struct req *r)
 {
     struct db *d = admin(r) ? api_read_db(r) : NULL;
@@ -487,20 +500,25 @@ void api_workflow_budget_get(struct req *r)
         http_reply_error(r, &e);
         return;
     }
-    json_t *doc = json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I}}", "override",
-        v ? v : json_object(), "default_before", "instructions", lua_budget_before.instructions,
-        "memory", lua_budget_before.memory, "wall_ms", lua_budget_before.wall_ms, "host_calls",
-        lua_budget_before.host_calls, "rows", lua_budget_before.rows, "default_after",
-        "instructions", lua_budget_after.instructions, "memory", lua_budget_after.memory,
-        "wall_ms", lua_budget_after.wall_ms, "host_calls", lua_budget_after.host_calls, "rows",
-        lua_budget_after.rows);
+    struct lua_budget eff_b, eff_a, floor, ceil_b, ceil_a;
+    host_budget(d, r->ctx.tenant, NULL, true, &eff_b);
+    host_budget(d, r->ctx.tenant, NULL, false, &eff_a);
+    host_budget_limits(true, &floor, &ceil_b);
+    host_budget_limits(false, NULL, &ceil_a);
+    json_t *doc = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "override",
+                            v ? v : json_object(), "default_before", budget_json(&lua_budget_before),
+                            "default_after", budget_json(&lua_budget_after), "effective_before",
+                            budget_json(&eff_b), "effective_after", budget_json(&eff_a),
+                            "floor", budget_json(&floor), "ceiling_before", budget_json(&ceil_b),
+                            "ceiling_after", budget_json(&ceil_a));
     char *text = jx_dumps(doc, 0);
     json_decref(doc);
     http_reply_json(r, 200, text ? text : "{}");
     free(text);
 }
 
-/* PUT {"before":{…},"after":{…}}: the tenant's budgets ({} resets). */
+/* PUT {"before":{…},"after":{…}}: the tenant's budgets ({} resets). Values
+ * outside [floor, ceiling] are refused, not quietly capped. */
 void api_workflow_budget_put(struct req *r)
 {
     static const char *const phases[] = {"before", "after", NULL};
@@ -517,24 +535,39 @@ void api_workflow_budget_put(struct req *r)
         json_decref(body);
         return;
     }
+    struct ax_err e;
+    ax_err_clear(&e);
     const char *k;
     json_t *v;
     json_object_foreach(body, k, v) {
-        const char *lk;
-        json_t *lv;
-        bool ok = json_is_object(v) && only_members(r, v, limits);
-        if (!ok) {
+        if (!json_is_object(v) || !only_members(r, v, limits)) {
             if (!r->replied)
                 http_reply_problem(r, AX_EINVALID, "'%s' must be an object of limits", k);
             json_decref(body);
             return;
         }
-        json_object_foreach(v, lk, lv)
-            if (!json_is_integer(lv) || json_integer_value(lv) < 1) {
-                http_reply_problem(r, AX_EINVALID, "%s.%s must be a positive integer", k, lk);
-                json_decref(body);
-                return;
-            }
+        struct lua_budget lo, hi;
+        host_budget_limits(!strcmp(k, "before"), &lo, &hi);
+        const int64_t los[] = {lo.instructions, lo.memory, lo.wall_ms, lo.host_calls, lo.rows};
+        const int64_t his[] = {hi.instructions, hi.memory, hi.wall_ms, hi.host_calls, hi.rows};
+        for (int i = 0; limits[i]; i++) {
+            json_t *x = json_object_get(v, limits[i]);
+            if (!x)
+                continue;
+            char ptr[64];
+            snprintf(ptr, sizeof ptr, "/%s/%s", k, limits[i]);
+            if (!json_is_integer(x) || json_integer_value(x) < los[i] ||
+                json_integer_value(x) > his[i])
+                ax_field(&e, ptr, his[i] == 0 ? "before handlers never write rows"
+                                              : "must be an integer from %lld to %lld",
+                         (long long)los[i], (long long)his[i]);
+        }
+    }
+    if (e.nfields) {
+        ax_fail_type(&e, AX_EINVALID, "validation-error", "the budgets are out of range");
+        http_reply_error(r, &e);
+        json_decref(body);
+        return;
     }
     submit(r, 5, body);
 }

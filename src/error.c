@@ -94,3 +94,12 @@ const char *ax_err_slug(const struct ax_err *e)
 {
     return e->type[0] ? e->type : ax_code_slug(e->code);
 }
+
+void ax_err_summary(const struct ax_err *e, char *out, size_t outsz)
+{
+    if (e->nfields)
+        snprintf(out, outsz, "%.200s (%.80s: %.150s)", e->detail, e->fields[0].pointer,
+                 e->fields[0].detail);
+    else
+        snprintf(out, outsz, "%.380s", e->detail);
+}

@@ -253,8 +253,10 @@ static int apply_changes(const struct object_def *def, const struct pack_version
     if (!checked) {
         *err = cerr;
         char detail[sizeof err->detail];
-        snprintf(detail, sizeof detail, "pack %.60s changed the %s in a way Axon refuses: %.250s",
-                 v->name, def->singular, cerr.detail);
+        char why[480];
+        ax_err_summary(&cerr, why, sizeof why);
+        snprintf(detail, sizeof detail, "pack %.60s changed the %s in a way Axon refuses: %.270s",
+                 v->name, def->singular, why);
         snprintf(err->detail, sizeof err->detail, "%s", detail);
         snprintf(err->type, sizeof err->type, "workflow-error");
         return -1;
@@ -539,15 +541,20 @@ static int finish_delivery(struct db *d, int64_t rid, const char *status, int at
     return rc == SQLITE_DONE ? 0 : db_fail(d, err, "update delivery");
 }
 
-/* Is the pack still running this version's line? (disabled packs skip) */
-static int pack_running(struct db *d, int64_t pack_rid, struct ax_err *err)
+/* Does the pack still run this version? A disabled pack, or one rolled
+ * back or moved on to another version, does not run the old version's
+ * queued work (its code may be what the rollback was for). */
+static int version_running(struct db *d, int64_t pack_rid, int64_t version_rid,
+                           struct ax_err *err)
 {
     int64_t n = 0;
-    char sql[] = "SELECT count(*) FROM packs WHERE rid=? AND status='published'";
-    sqlite3_stmt *st = db_prep(d, sql, err);
+    sqlite3_stmt *st = db_prep(d,
+        "SELECT count(*) FROM packs WHERE rid=? AND status='published' AND published_version=?",
+        err);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, pack_rid);
+    sqlite3_bind_int64(st, 2, version_rid);
     if (sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     db_reset(st);
@@ -570,11 +577,12 @@ int event_run_delivery(struct db *d, int64_t rid, struct ax_err *err)
         json_decref(dl.event);
         return found < 0 ? -1 : 0;
     }
-    int running = pack_running(d, dl.pack_rid, err);
+    int running = version_running(d, dl.pack_rid, dl.version_rid, err);
     if (running <= 0) {
         json_decref(dl.event);
         return running < 0 ? -1 : finish_delivery(d, rid, "skipped", dl.attempts, 0,
-                                                  "the pack was disabled before it ran", err);
+                                                  "the pack was disabled, rolled back or "
+                                                  "published anew before this ran", err);
     }
     struct pack_version v;
     if (packs_version_by_rid(d, dl.version_rid, &v, err)) {
@@ -609,7 +617,9 @@ int event_run_delivery(struct db *d, int64_t rid, struct ax_err *err)
         if (rc == 0 && hrc == 0) {
             rc = finish_delivery(d, rid, "done", attempt, 0, NULL, err);
         } else if (rc == 0) {
-            bool dead = attempt >= (axon_config.attempts > 0 ? axon_config.attempts : 5);
+            /* A permission the pack lacks will be lacking next time too. */
+            bool dead = attempt >= (axon_config.attempts > 0 ? axon_config.attempts : 5) ||
+                        (run.killed && !strcmp(run.killed, "permission"));
             char why[700];
             const char *msg = run.error[0] ? run.error : herr.detail;
             bool placed = !run.where[0] || !strncmp(msg, run.where, strlen(run.where));
@@ -703,7 +713,8 @@ int event_retry(struct db *d, const struct ax_ctx *c, const char *delivery_id,
                 struct buf *out, struct ax_err *err)
 {
     sqlite3_stmt *st = db_prep(d,
-        "UPDATE deliveries SET status='pending', attempts=0, next_at=?, finished_at=NULL "
+        "UPDATE deliveries SET status='pending', attempts=0, next_at=?, finished_at=NULL, "
+        "last_error='retried by hand after: ' || coalesce(last_error, status) "
         "WHERE tenant_id=? AND id=? AND status IN ('dead', 'skipped')", err);
     if (!st)
         return -1;
@@ -714,9 +725,21 @@ int event_retry(struct db *d, const struct ax_ctx *c, const char *delivery_id,
     db_reset(st);
     if (rc != SQLITE_DONE)
         return db_fail(d, err, "retry delivery");
-    if (sqlite3_changes(db_handle(d)) == 0)
-        return ax_fail(err, AX_ENOTFOUND, "no dead-lettered delivery with id '%.60s'",
-                       delivery_id);
+    if (sqlite3_changes(db_handle(d)) == 0) {
+        if (!(st = db_prep(d, "SELECT status FROM deliveries WHERE tenant_id=? AND id=?", err)))
+            return -1;
+        sqlite3_bind_int64(st, 1, c->tenant);
+        sqlite3_bind_text(st, 2, delivery_id, -1, SQLITE_STATIC);
+        char status[16] = "";
+        if (sqlite3_step(st) == SQLITE_ROW)
+            snprintf(status, sizeof status, "%s", sqlite3_column_text(st, 0));
+        db_reset(st);
+        if (status[0])
+            return ax_fail_type(err, AX_ECONFLICT, "not-dead",
+                                "this delivery is %s: only dead or skipped ones are retried",
+                                status);
+        return ax_fail(err, AX_ENOTFOUND, "no delivery with id '%.60s'", delivery_id);
+    }
     queued = true;
     json_t *doc = json_pack("{s:s,s:s,s:s}", "object", "delivery", "id", delivery_id, "status",
                             "pending");

@@ -43,9 +43,15 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_end(ap);
     if (m < 0)
         m = 0;
+    int start = n;
     n += m;
     if (n > (int)sizeof line - 2)
         n = (int)sizeof line - 2;
+    /* One record is one line: control characters in a message (a pack's
+     * print, a client's text) must not forge records of their own. */
+    for (int i = start; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = ' ';
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w;

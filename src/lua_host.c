@@ -142,8 +142,9 @@ static json_t *arg_object(lua_State *L, int idx, const char *func)
 static void no_writes_before(lua_State *L, struct host_env *e, const char *func)
 {
     if (e->before)
-        luaL_error(L, "axon.%s: a before handler cannot write records (it may change "
-                      "event.record or reject the write); do this in an after handler", func);
+        luaL_error(L, "axon.%s: a before handler cannot write records or queue calls (it "
+                      "may change event.record or reject the write); do this in an after "
+                      "handler", func);
 }
 
 static const struct object_def *def_of(lua_State *L)
@@ -726,6 +727,7 @@ static int http_call(lua_State *L)
     for (char *s = func + 5; *s; s++)
         *s = (char)(*s - 'A' + 'a');
     struct host_env *e = env_of(L);
+    no_writes_before(L, e, func);
     const char *url = luaL_checkstring(L, 1);
     json_t *declared = json_object_get(e->version->manifest, "permissions");
     if (!pack_perm_url_allowed(declared, url))
@@ -777,6 +779,7 @@ static int email_send(lua_State *L)
 {
     struct host_env *e = env_of(L);
     need(L, e, "email.send");
+    no_writes_before(L, e, "email.send");
     lua_rt_charge(L, 1, 0);
     json_t *in = arg_object(L, 1, "email.send");
     const char *to = json_string_value(json_object_get(in, "to"));
@@ -942,7 +945,7 @@ static int settings_index(lua_State *L)
     struct host_env *e = env_of(L);
     json_t *v = lua_type(L, 2) == LUA_TSTRING ? json_object_get(e->settings, lua_tostring(L, 2))
                                               : NULL;
-    if (v)
+    if (v && !json_is_null(v))       /* unset reads as nil: `axon.settings.x or 2` works */
         lua_rt_push_json(L, v);
     else
         lua_pushnil(L);
@@ -1070,19 +1073,33 @@ int host_call(struct lua_rt *rt, struct host_env *env, const char *fn, json_t *e
     return lua_rt_call(rt, module, dot + 1, event, NULL, event_back, run, err);
 }
 
-/* Ceilings a tenant's override may reach. */
-static const struct lua_budget budget_ceiling = {
-    .instructions = 200000000, .memory = 256 << 20, .wall_ms = 30000, .host_calls = 20000,
+/* Ceilings a tenant's override may reach: a before handler holds up the
+ * write (and the writer) it runs in, so its ceiling is low. */
+static const struct lua_budget ceiling_before = {
+    .instructions = 50000000, .memory = 64 << 20, .wall_ms = 1000, .host_calls = 1000,
+    .rows = 0};
+static const struct lua_budget ceiling_after = {
+    .instructions = 200000000, .memory = 256 << 20, .wall_ms = 10000, .host_calls = 20000,
     .rows = 20000};
+/* and floors, below which nothing useful runs */
+static const struct lua_budget floor_budget = {
+    .instructions = 10000, .memory = 1 << 20, .wall_ms = 10, .host_calls = 1, .rows = 0};
 
-static void apply_budget(json_t *spec, struct lua_budget *b, bool may_raise)
+void host_budget_limits(bool before, struct lua_budget *floor, struct lua_budget *ceiling)
+{
+    if (floor)
+        *floor = floor_budget;
+    if (ceiling)
+        *ceiling = before ? ceiling_before : ceiling_after;
+}
+
+static void apply_budget(json_t *spec, struct lua_budget *b, bool before, bool may_raise)
 {
     static const char *const names[] = {"instructions", "memory", "wall_ms", "host_calls",
                                         "rows"};
     int64_t *slots[] = {&b->instructions, &b->memory, &b->wall_ms, &b->host_calls, &b->rows};
-    const int64_t ceil[] = {budget_ceiling.instructions, budget_ceiling.memory,
-                            budget_ceiling.wall_ms, budget_ceiling.host_calls,
-                            budget_ceiling.rows};
+    const struct lua_budget *c = before ? &ceiling_before : &ceiling_after;
+    const int64_t ceil[] = {c->instructions, c->memory, c->wall_ms, c->host_calls, c->rows};
     for (int i = 0; i < 5; i++) {
         json_t *v = json_object_get(spec, names[i]);
         if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -1102,9 +1119,9 @@ void host_budget(struct db *d, int64_t tenant, json_t *manifest, bool before,
     struct ax_err err;
     ax_err_clear(&err);
     json_t *spec = tenant_setting(d, tenant, "workflow_budget", &err);
-    apply_budget(json_object_get(spec, before ? "before" : "after"), out, true);
+    apply_budget(json_object_get(spec, before ? "before" : "after"), out, before, true);
     json_decref(spec);
-    apply_budget(json_object_get(manifest, "budget"), out, false);
+    apply_budget(json_object_get(manifest, "budget"), out, before, false);
     if (before)
         out->rows = 0;    /* before handlers never write */
 }

@@ -61,9 +61,10 @@ const struct lua_budget lua_budget_after = {
 
 #define HOOK_EVERY 1000               /* instructions between hook calls */
 #define LOAD_MEMORY (16 << 20)        /* cap while loading modules, outside calls */
+#define STATE_MAX_MEMORY (64 << 20)   /* a state never grows beyond this, whatever it keeps */
+#define STATE_KEEP_MEMORY (16 << 20)  /* a state using more is closed after its run */
 #define KILL_SLACK (256 << 10)        /* room to unwind and build a traceback */
 #define JSON_DEPTH 32
-#define PATTERN_LONG_TEXT 10000       /* see guard_pattern() */
 
 struct lua_rt {
     lua_State *L;
@@ -286,16 +287,25 @@ static lua_Integer array_length(lua_State *L, int idx)
     return count == n ? n : -1;
 }
 
-static json_t *to_json(lua_State *L, int idx, int depth, struct ax_err *err);
+/* What one conversion may produce: a table shared many times over (a DAG)
+ * would otherwise turn a few hundred bytes of Lua into gigabytes of JSON. */
+#define JSON_MAX_VALUES 200000
+#define JSON_MAX_BYTES (32u << 20)
+struct conv {
+    size_t values, bytes;
+};
 
-static json_t *table_to_json(lua_State *L, int idx, int depth, struct ax_err *err)
+static json_t *to_json(lua_State *L, int idx, int depth, struct conv *cv, struct ax_err *err);
+
+static json_t *table_to_json(lua_State *L, int idx, int depth, struct conv *cv,
+                             struct ax_err *err)
 {
     lua_Integer n = array_length(L, idx);
     if (n >= 0) {
         json_t *a = json_array();
         for (lua_Integer i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, i);
-            json_t *x = to_json(L, lua_gettop(L), depth + 1, err);
+            json_t *x = to_json(L, lua_gettop(L), depth + 1, cv, err);
             lua_pop(L, 1);
             if (!x) {
                 json_decref(a);
@@ -330,7 +340,8 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, struct ax_err *er
             ax_fail(err, AX_EINVALID, "a table key is not valid UTF-8");
             return NULL;
         }
-        json_t *x = to_json(L, lua_gettop(L), depth + 1, err);
+        cv->bytes += klen;
+        json_t *x = to_json(L, lua_gettop(L), depth + 1, cv, err);
         if (!x) {
             lua_pop(L, 2);
             json_decref(o);
@@ -342,8 +353,14 @@ static json_t *table_to_json(lua_State *L, int idx, int depth, struct ax_err *er
     return o;
 }
 
-static json_t *to_json(lua_State *L, int idx, int depth, struct ax_err *err)
+static json_t *to_json(lua_State *L, int idx, int depth, struct conv *cv, struct ax_err *err)
 {
+    if (++cv->values > JSON_MAX_VALUES || cv->bytes > JSON_MAX_BYTES) {
+        ax_fail(err, AX_EINVALID, "the value is too large to convert (more than %d values or "
+                "%u MiB; a table used many times counts each time)", JSON_MAX_VALUES,
+                JSON_MAX_BYTES >> 20);
+        return NULL;
+    }
     if (depth > JSON_DEPTH) {
         ax_fail(err, AX_EINVALID, "the value nests deeper than %d levels (or refers to itself)",
                 JSON_DEPTH);
@@ -374,10 +391,11 @@ static json_t *to_json(lua_State *L, int idx, int depth, struct ax_err *err)
             ax_fail(err, AX_EINVALID, "a string is not valid UTF-8 (or holds a NUL)");
             return NULL;
         }
+        cv->bytes += n;
         return json_stringn(s, n);
     }
     case LUA_TTABLE:
-        return table_to_json(L, idx, depth, err);
+        return table_to_json(L, idx, depth, cv, err);
     case LUA_TLIGHTUSERDATA:
         if (lua_touserdata(L, idx) == &null_sentinel)
             return json_null();
@@ -390,7 +408,8 @@ static json_t *to_json(lua_State *L, int idx, int depth, struct ax_err *err)
 
 json_t *lua_rt_to_json(lua_State *L, int idx, struct ax_err *err)
 {
-    return to_json(L, lua_absindex(L, idx), 0, err);
+    struct conv cv = {0, 0};
+    return to_json(L, lua_absindex(L, idx), 0, &cv, err);
 }
 
 /* ---- the environment ---- */
@@ -459,33 +478,40 @@ static void copy_library(lua_State *L, const char *lib)
 }
 
 /* Lua patterns backtrack in C, out of the instruction hook's reach: a
- * pattern with many repetitions over a long text can run for hours. Such
- * calls are refused instead (trim-like patterns on long texts pass). */
+ * pattern with several repetitions over a text can run for hours, and
+ * nothing could stop it. So a call is refused when its worst case is too
+ * costly: with k repetitions (*, +, -) a backtracking match over n
+ * characters can take about n^k steps, one power more when the match may
+ * start anywhere and a repetition takes any character ('.'). One
+ * repetition over any text passes (gsub("%s+", " ") on a long text). */
+#define PATTERN_MAX_STEPS 5e7
+
 static int guard_pattern(lua_State *L)
 {
     size_t slen, plen;
-    const char *s = luaL_checklstring(L, 1, &slen);
+    luaL_checklstring(L, 1, &slen);
     const char *p = luaL_checklstring(L, 2, &plen);
-    (void)s;
-    int reps = 0;
-    bool plain = lua_toboolean(L, lua_upvalueindex(2)) && lua_toboolean(L, 4);
-    if (slen > PATTERN_LONG_TEXT && !plain) {
-        for (size_t i = 0; i < plen; i++) {
-            if (p[i] == '%') {
-                i++;
-            } else if (p[i] == '[') {
-                for (i++; i < plen && p[i] != ']'; i++)
-                    if (p[i] == '%')
-                        i++;
-            } else if (i > 0 && (p[i] == '*' || p[i] == '+' || p[i] == '-')) {
-                reps++;
-            }
+    bool find = lua_toboolean(L, lua_upvalueindex(2));
+    bool plain = find && lua_toboolean(L, 4);
+    int reps = 0, dot_reps = 0;
+    for (size_t i = 0; i < plen && !plain; i++) {
+        if (p[i] == '%') {
+            i++;
+        } else if (p[i] == '[') {
+            for (i++; i < plen && p[i] != ']'; i++)
+                if (p[i] == '%')
+                    i++;
+        } else if (i > 0 && (p[i] == '*' || p[i] == '+' || p[i] == '-')) {
+            reps++;
+            dot_reps += p[i - 1] == '.' && (i < 2 || p[i - 2] != '%');
         }
     }
-    if (reps > 2)
-        return luaL_error(L, "pattern with %d repetitions is too costly on a text of %d "
-                             "characters; split the text or simplify the pattern",
-                          reps, (int)slen);
+    bool anchored = plen > 0 && p[0] == '^' && lua_type(L, lua_upvalueindex(3)) != LUA_TNIL;
+    int k = reps + (dot_reps > 0 && !anchored ? 1 : 0);
+    if (k >= 2 && pow((double)slen, k) > PATTERN_MAX_STEPS)
+        return luaL_error(L, "this pattern (%d repetitions) could take too long on a text of %d "
+                             "characters; split the text, use plain find, or simplify the "
+                             "pattern", reps, (int)slen);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -504,7 +530,11 @@ static void harden_string_library(lua_State *L)
     for (int i = 0; pattern_fns[i]; i++) {
         lua_getfield(L, -1, pattern_fns[i]);
         lua_pushboolean(L, i == 0);                /* find has a plain flag */
-        lua_pushcclosure(L, guard_pattern, 2);
+        if (strcmp(pattern_fns[i], "gmatch"))      /* '^' anchors all but gmatch */
+            lua_pushboolean(L, 1);
+        else
+            lua_pushnil(L);
+        lua_pushcclosure(L, guard_pattern, 3);
         lua_setfield(L, -2, pattern_fns[i]);
     }
     lua_pop(L, 2);
@@ -560,7 +590,13 @@ static int sandbox_require(lua_State *L)
     lua_pushlightuserdata(L, &key_loaded);      /* "loading" marker */
     lua_setfield(L, loaded, name);
     lua_pushstring(L, name);
-    lua_call(L, 1, 1);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        /* A module that failed to load may be tried again (and report its
+         * own error again, not a require cycle). */
+        lua_pushnil(L);
+        lua_setfield(L, loaded, name);
+        return lua_error(L);
+    }
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushboolean(L, 1);
@@ -624,11 +660,32 @@ static int reject_tostring(lua_State *L)
     return 1;
 }
 
-/* Base functions scripts get; the rest of the base library stays out. */
+/* Base functions scripts get; the rest of the base library stays out
+ * (setmetatable is the sandbox's own, below). */
 static const char *const base_allowed[] = {
     "assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring",
-    "type", "xpcall", "getmetatable", "setmetatable", "rawequal", "rawget", "rawlen", NULL
+    "type", "xpcall", "getmetatable", "rawequal", "rawget", "rawlen", NULL
 };
+
+/* setmetatable without finalizers: Lua runs __gc with hooks off, so a
+ * finalizer could loop beyond every budget. (The collector only honours a
+ * __gc present when the metatable is set, so checking here suffices.) */
+static int sandbox_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE && lua_getfield(L, 2, "__gc") != LUA_TNIL)
+        return luaL_error(L, "__gc (finalizers) is not available in the sandbox");
+    lua_settop(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+static int null_tostring(lua_State *L)
+{
+    lua_pushliteral(L, "null");
+    return 1;
+}
 
 static void build_env(lua_State *L, lua_rt_install_fn install, void *arg)
 {
@@ -639,6 +696,9 @@ static void build_env(lua_State *L, lua_rt_install_fn install, void *arg)
         lua_getfield(L, -1, base_allowed[i]);
         lua_setfield(L, inner, base_allowed[i]);
     }
+    lua_getfield(L, -1, "setmetatable");
+    lua_pushcclosure(L, sandbox_setmetatable, 1);
+    lua_setfield(L, inner, "setmetatable");
     lua_pop(L, 1);
     lua_pushliteral(L, LUA_VERSION);
     lua_setfield(L, inner, "_VERSION");
@@ -684,6 +744,16 @@ static int open_state(lua_State *L)
     lua_pushliteral(L, "array");
     lua_setfield(L, -2, "__metatable");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &key_array_mt);
+
+    /* All light userdata share one metatable: axon.null prints as null. */
+    lua_pushlightuserdata(L, &null_sentinel);
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, null_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "null");
+    lua_setfield(L, -2, "__name");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
 
     lua_createtable(L, 0, 2);                             /* rejection marker */
     lua_pushcfunction(L, reject_tostring);
@@ -878,6 +948,8 @@ static void begin_run(struct lua_rt *rt, struct lua_run *run)
     rt->run = run;
     rt->start_used = rt->used;
     rt->limit = rt->used + run->budget.memory;
+    if (rt->limit > STATE_MAX_MEMORY)     /* module-level tables persist between runs */
+        rt->limit = rt->used < STATE_MAX_MEMORY ? STATE_MAX_MEMORY : rt->used;
     lua_sethook(rt->L, kill_hook, LUA_MASKCOUNT, HOOK_EVERY);
 }
 
@@ -1047,7 +1119,7 @@ void lua_pool_put(struct lua_rt *rt)
 {
     if (!rt)
         return;
-    if (rt->tainted) {
+    if (rt->tainted || rt->used > STATE_KEEP_MEMORY) {
         lua_rt_close(rt);
         return;
     }

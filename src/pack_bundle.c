@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -336,7 +337,25 @@ static enum kind archive_kind(struct archive_entry *e, const char **what)
     return K_OTHER;
 }
 
+static int read_entries(struct collect *c, const void *data, size_t len);
+
+/* libarchive converts names marked UTF-8 (zips from Python, macOS,
+ * Windows) to the locale's charset; under the "C" locale that fails for
+ * any non-ASCII name. So the reading thread uses a UTF-8 locale while it
+ * reads, without touching the process's locale. */
 static int read_archive(struct collect *c, const void *data, size_t len)
+{
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    locale_t was = utf8 ? uselocale(utf8) : (locale_t)0;
+    int rc = read_entries(c, data, len);
+    if (utf8) {
+        uselocale(was);
+        freelocale(utf8);
+    }
+    return rc;
+}
+
+static int read_entries(struct collect *c, const void *data, size_t len)
 {
     struct archive *a = archive_read_new();
     struct archive_entry *e;

@@ -2,7 +2,9 @@
 #include "axon/pack_perm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const struct pack_perm_object pack_perm_objects[] = {
     {"customers", true},  {"contacts", true},    {"products", false},
@@ -162,13 +164,47 @@ bool pack_perm_has(json_t *declared, const char *perm)
     return false;
 }
 
-/* Does `url` start with `prefix`, compared on whole path segments? The
- * prefix ends with '/', so "https://erp.example.com/api/" does not admit
- * "https://erp.example.com.evil.net/" nor "https://erp.example.com/apix". */
+/* Could `url` reach outside the path its prefix names? Dot segments,
+ * percent-encoded dots, slashes and backslashes (a server may decode
+ * them into "../"), whitespace and control characters, and user info. */
+static bool url_suspicious(const char *url)
+{
+    const char *path = strstr(url, "://");
+    if (!path)
+        return true;
+    path += 3;
+    size_t auth = strcspn(path, "/?#");
+    if (memchr(path, '@', auth))
+        return true;
+    for (const char *s = url; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= ' ' || c >= 0x7f || c == '\\')
+            return true;
+        if (c == '%' && s[1] && s[2]) {
+            char hex[3] = {s[1], s[2], 0};
+            long v = strtol(hex, NULL, 16);
+            if (v == '.' || v == '/' || v == '\\' || v == 0)
+                return true;
+        }
+    }
+    /* "." or ".." as a whole segment of the path */
+    for (const char *s = path + auth; *s && *s != '?' && *s != '#';) {
+        s++;
+        size_t n = strcspn(s, "/?#");
+        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+            return true;
+        s += n;
+    }
+    return false;
+}
+
+/* Does `url` start with a declared prefix? Prefixes end with '/', so
+ * "https://erp.example.com/api/" admits neither
+ * "https://erp.example.com.evil.net/" nor "https://erp.example.com/apix";
+ * the scheme and host compare without case, the path exactly. */
 bool pack_perm_url_allowed(json_t *declared, const char *url)
 {
-    if (!url || strstr(url, "/../") || strstr(url, "/./") || strchr(url, '@') ||
-        strchr(url, '\\'))
+    if (!url || url_suspicious(url))
         return false;
     size_t i;
     json_t *v;
@@ -177,8 +213,14 @@ bool pack_perm_url_allowed(json_t *declared, const char *url)
         if (!s || strncmp(s, "http:", 5) != 0)
             continue;
         const char *prefix = s + 5;
+        const char *host = strstr(prefix, "://");
+        if (!host)
+            continue;
+        size_t head = (size_t)(host + 3 - prefix);
+        head += strcspn(prefix + head, "/");         /* scheme://host[:port] */
         size_t n = strlen(prefix);
-        if (strncmp(url, prefix, n) == 0)
+        if (strlen(url) >= n && strncasecmp(url, prefix, head) == 0 &&
+            strncmp(url + head, prefix + head, n - head) == 0)
             return true;
     }
     return false;

@@ -104,8 +104,19 @@ json_t *sim_parse_events(const char *body, size_t len, struct ax_err *err)
     json_t *whole = len ? jx_parse(body, len, &perr) : NULL;
     if (json_is_array(whole)) {
         events = whole;
-    } else if (json_is_object(whole) && json_is_array(json_object_get(whole, "events")) &&
-               json_object_size(whole) == 1) {
+    } else if (json_is_object(whole) && json_is_array(json_object_get(whole, "events"))) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(whole, k, v)
+            if (strcmp(k, "events")) {
+                char ptr[64];
+                snprintf(ptr, sizeof ptr, "/%.40s", k);
+                ax_field(err, ptr, "unknown member: the body is {\"events\": [...]} only");
+                json_decref(whole);
+                ax_fail_type(err, AX_EINVALID, "unknown-field", "'%.40s' is not accepted here",
+                             k);
+                return NULL;
+            }
         events = json_incref(json_object_get(whole, "events"));
         json_decref(whole);
     } else if (json_is_object(whole) && json_object_get(whole, "type")) {
@@ -371,9 +382,9 @@ static int test_emit(lua_State *L)
     json_t *ev = lua_rt_to_json(L, 1, &err);
     if (!ev || check_event(ev, "", &err)) {
         json_decref(ev);
-        char msg[900];
-        snprintf(msg, sizeof msg, "axon.test.emit: %s%s%s", err.detail,
-                 err.nfields ? " " : "", err.nfields ? err.fields[0].detail : "");
+        char why[480], msg[520];
+        ax_err_summary(&err, why, sizeof why);
+        snprintf(msg, sizeof msg, "axon.test.emit: %s", why);
         return luaL_error(L, "%s", msg);
     }
     json_t *entry = apply_event(ts->d, &ts->ctx, ev, &ts->es);
@@ -566,12 +577,10 @@ static int load_fixtures(struct test_sim *ts, struct ax_err *err)
             if (!input || store_create(ts->d, &ts->ctx, defs[i], input, &res, err)) {
                 json_decref(input);
                 char detail[sizeof err->detail];
-                snprintf(detail, sizeof detail, "tests/fixtures.json: %s[%zu]: %.150s%s%.60s%s%.80s",
-                         defs[i]->name, j, err->detail, err->nfields ? " (" : "",
-                         err->nfields ? err->fields[0].pointer : "", err->nfields ? ": " : "",
-                         err->nfields ? err->fields[0].detail : "");
-                if (err->nfields)
-                    strncat(detail, ")", sizeof detail - strlen(detail) - 1);
+                char why[480];
+                ax_err_summary(err, why, sizeof why);
+                snprintf(detail, sizeof detail, "tests/fixtures.json: %s[%zu]: %.300s",
+                         defs[i]->name, j, why);
                 snprintf(err->detail, sizeof err->detail, "%s", detail);
                 rc = -1;
                 break;

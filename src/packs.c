@@ -315,7 +315,8 @@ static json_t *pack_doc(struct db *d, int64_t tenant, const char *pack_id, bool 
 {
     sqlite3_stmt *st = db_prep(d,
         "SELECT p.rid, p.id, p.name, p.status, v.version, p.scope, p.unit_id, p.settings, "
-        "p.created_at, p.updated_at, pv.version, v.manifest "
+        "p.created_at, p.updated_at, pv.version, coalesce(v.manifest, (SELECT manifest FROM "
+        "pack_versions WHERE pack_rid = p.rid ORDER BY rid DESC LIMIT 1)) "
         "FROM packs p LEFT JOIN pack_versions v ON v.rid = p.published_version "
         "LEFT JOIN pack_versions pv ON pv.rid = p.previous_version "
         "WHERE p.tenant_id=? AND p.id=?", err);
@@ -494,6 +495,27 @@ static int insert_files(struct db *d, int64_t version_rid, const struct pack_bun
     return 0;
 }
 
+/* SHA-256 over the files (path, length, contents, in path order): the same
+ * pack zipped by another tool, or read from a folder, is the same version. */
+static void content_digest(const struct pack_bundle *b, char hex[65])
+{
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    for (int i = 0; i < b->nfiles; i++) {
+        unsigned char len[8];
+        uint64_t n = b->files[i].len;
+        for (int k = 0; k < 8; k++)
+            len[k] = (unsigned char)(n >> (8 * k));
+        crypto_hash_sha256_update(&st, (const unsigned char *)b->files[i].path,
+                                  strlen(b->files[i].path) + 1);
+        crypto_hash_sha256_update(&st, len, sizeof len);
+        crypto_hash_sha256_update(&st, (const unsigned char *)b->files[i].data, n);
+    }
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_final(&st, h);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+}
+
 int packs_store_version(struct db *d, const struct ax_ctx *c, const struct pack_bundle *b,
                         const struct pack_checks *checks, bool *created, char pack_id[ID_MAX],
                         char version[40], struct buf *out, struct ax_err *err)
@@ -508,12 +530,13 @@ int packs_store_version(struct db *d, const struct ax_ctx *c, const struct pack_
     int found = find_pack(d, c->tenant, name, &pack_rid, pack_id, err);
     if (found < 0 || (!found && create_pack(d, c, name, &pack_rid, pack_id, err)))
         return -1;
-    char sha[65];
+    char sha[65], digest[65];
+    content_digest(b, digest);
     found = found ? existing_version(d, pack_rid, ver, sha, err) : 0;
     if (found < 0)
         return -1;
     if (found) {
-        if (strcmp(sha, b->sha256) != 0)
+        if (strcmp(sha, digest) != 0)
             return ax_fail_type(err, AX_ECONFLICT, "version-exists",
                                 "pack '%s' already has a version %s with other contents; raise "
                                 "the version in pack.lua (versions never change once uploaded)",
@@ -544,7 +567,7 @@ int packs_store_version(struct db *d, const struct ax_ctx *c, const struct pack_
     sqlite3_bind_text(st, 3, vid, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, ver, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, manifest, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, b->sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, digest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 7, (int64_t)total);
     sqlite3_bind_text(st, 8, findings, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 9, checks->blocking);
@@ -562,7 +585,7 @@ int packs_store_version(struct db *d, const struct ax_ctx *c, const struct pack_
     if (insert_files(d, vrid, b, err))
         goto done;
     json_t *changes = json_pack("{s:[ns],s:[ns],s:[ni],s:[ni]}", "version", ver, "sha256",
-                                b->sha256, "blocking_findings", checks->blocking,
+                                digest, "blocking_findings", checks->blocking,
                                 "failed_tests", checks->tests_failed);
     rc = audit_append(d, c, "packs", pack_id, "upload", changes, err);
     json_decref(changes);
@@ -627,7 +650,7 @@ static bool setting_fits(const char *type, json_t *v)
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x)
-            if (!json_is_string(x) && !json_is_number(x))
+            if (!json_is_string(x))
                 return false;
         return true;
     }
@@ -660,14 +683,16 @@ static json_t *check_settings(json_t *manifest, json_t *given, json_t *current,
         const char *type = json_string_value(json_object_get(def, "type"));
         if (!type || !setting_fits(type, v)) {
             if (given)
-                ax_field(err, ptr, "must be a %s", type ? type : "value");
+                ax_field(err, ptr, "must be a %s", !type ? "value"
+                         : !strcmp(type, "list") ? "list of strings" : type);
             continue;
         }
         json_object_set(out, k, v);
     }
     json_object_foreach(schema, k, v) {
+        json_t *dflt = json_object_get(v, "default");
         if (json_is_true(json_object_get(v, "required")) && !json_object_get(out, k) &&
-            !json_object_get(v, "default")) {
+            (!dflt || json_is_null(dflt))) {
             char ptr[96];
             snprintf(ptr, sizeof ptr, "/settings/%.80s", k);
             ax_field(err, ptr, "this setting is required");
@@ -819,6 +844,23 @@ static const char *version_text(struct db *d, int64_t rid, char out[40])
     return out[0] ? out : NULL;
 }
 
+/* The version that ran last before `now` took over: what a rollback
+ * returns to (0 when none did). */
+static int64_t last_other_version(struct db *d, int64_t pack_rid, int64_t now)
+{
+    struct ax_err e;
+    sqlite3_stmt *st = db_prep(d,
+        "SELECT version_rid FROM pack_publications WHERE pack_rid=? AND version_rid<>? "
+        "AND action IN ('publish', 'rollback') ORDER BY rid DESC LIMIT 1", &e);
+    if (!st)
+        return 0;
+    sqlite3_bind_int64(st, 1, pack_rid);
+    sqlite3_bind_int64(st, 2, now);
+    int64_t rid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    db_reset(st);
+    return rid;
+}
+
 /* Make `v` the running version of pack `p` (publish and rollback). */
 static int switch_version(struct db *d, const struct ax_ctx *c, const char *pack_id,
                           struct pack_row *p, const struct pack_version *v, const char *action,
@@ -865,7 +907,7 @@ static int switch_version(struct db *d, const struct ax_ctx *c, const char *pack
     json_decref(values);
     char now[TIME_TEXT_MAX];
     now_text(now);
-    int64_t previous = p->published && p->published != v->rid ? p->published : p->previous;
+    int64_t previous = last_other_version(d, p->rid, v->rid);
     st = stext ? db_prep(d,
         "UPDATE packs SET status='published', published_version=?, previous_version=?, scope=?, "
         "unit_id=?, settings=?, updated_at=? WHERE rid=?", err) : NULL;
@@ -896,7 +938,9 @@ static int switch_version(struct db *d, const struct ax_ctx *c, const char *pack
                                 "published", "version", before, v->version, "scope",
                                 p->scope[0] ? p->scope : NULL, scope, "unit_id",
                                 p->unit_id[0] ? p->unit_id : NULL, unit_id);
-    json_object_set_new(changes, "settings", json_pack("[o,s]", json_incref(p->settings), stext));
+    json_t *after = json_loads(stext, 0, NULL);
+    json_object_set_new(changes, "settings",
+                        json_pack("[O,o]", p->settings, after ? after : json_object()));
     free(stext);
     if (install_version(d, c->tenant, p->rid, v->rid, v->manifest, unit_id, err) ||
         record_publication(d, c, p->rid, v->rid, action, scope, unit_id, err) ||

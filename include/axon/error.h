@@ -59,6 +59,10 @@ int ax_fail_type(struct ax_err *e, enum ax_code code, const char *type,
 void ax_field(struct ax_err *e, const char *pointer, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The detail with the first field problem, "the request has invalid
+ * fields (/email: not an e-mail address)", for messages that embed it. */
+void ax_err_summary(const struct ax_err *e, char *out, size_t outsz);
+
 int ax_code_status(enum ax_code code);
 const char *ax_code_slug(enum ax_code code);
 const char *ax_code_title(enum ax_code code);

@@ -87,4 +87,7 @@ int host_call(struct lua_rt *rt, struct host_env *env, const char *fn, json_t *e
 void host_budget(struct db *d, int64_t tenant, json_t *manifest, bool before,
                  struct lua_budget *out);
 
+/* The range a tenant's override may take for a phase (either may be NULL). */
+void host_budget_limits(bool before, struct lua_budget *floor, struct lua_budget *ceiling);
+
 #endif

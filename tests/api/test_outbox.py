@@ -73,6 +73,7 @@ def test_fails_twice_then_succeeds_exactly_once(outbox_server):
     mine = wait_for(three_runs, what="three runs in the log")
     assert sorted(r["outcome"] for r in mine) == ["error", "error", "ok"]
     assert any("not yet (attempt 1)" in (r["error"] or "") for r in mine)
+    assert_problem(api.post(f"/api/v1/deliveries/{d['id']}/retry"), 409, "not-dead")
 
 
 def test_always_failing_lands_in_dead_letters(outbox_server):
@@ -125,3 +126,32 @@ def test_pending_deliveries_survive_kill_9(outbox_server):
     assert d["attempts"] == 3
     notes = api.get(f"/api/v1/activities?deal_id={deal['id']}").json()["data"]
     assert [n["subject"] for n in notes] == ["attempt 3"]
+
+
+def test_rollback_skips_the_old_versions_queued_work(make_server):
+    s = make_server("--rate-limit", "0", "--retry-ms", "3000")
+    api = Api(s.base, s.tenants["alpha"]["key"], s.openapi)
+    v1 = upload(api, zip_pack({
+        "pack.lua": manifest("rb", "1.0.0", ["deals:read", "activities:write"],
+                             [("deals.created", "after", "f.flaky")]),
+        "f.lua": FLAKY}))
+    publish(api, v1["pack_id"], "1.0.0")
+    # 2.0.0 fails every time; roll back while its delivery waits for a retry
+    upload(api, zip_pack({
+        "pack.lua": manifest("rb", "2.0.0", ["deals:read", "activities:write"],
+                             [("deals.created", "after", "f.broken")]),
+        "f.lua": FLAKY.replace('error("always broken for " .. event.record.name)',
+                               'axon.notes.add({ deal_id = event.record.id, subject = "v2" }) '
+                               'error("v2 is broken")')}))
+    publish(api, v1["pack_id"], "2.0.0")
+    deal = api.create("deals", {"name": unique("deal")})
+    wait_for(lambda: [d for d in deliveries(api, v1["pack_id"])
+                      if d["record_id"] == deal["id"] and d["attempts"] == 1],
+             what="a first failed attempt")
+    r = api.post(f"/api/v1/packs/{v1['pack_id']}/rollback")
+    assert r.status_code == 200 and r.json()["published_version"] == "1.0.0"
+    d = wait_for(lambda: [d for d in deliveries(api, v1["pack_id"], "skipped")
+                          if d["record_id"] == deal["id"]], what="the skipped delivery")[0]
+    assert "rolled back" in d["last_error"]
+    assert d["attempts"] == 1
+    assert api.get(f"/api/v1/activities?deal_id={deal['id']}").json()["data"] == []

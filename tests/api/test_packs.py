@@ -394,3 +394,75 @@ def test_pack_changes_are_admin_only(server, alpha):
         assert_problem(api.request("POST", "/api/v1/packs", data=zip_pack({"a.lua": ""}),
                                    headers={"Content-Type": "application/zip"}), 403, "forbidden")
     assert alpha.get(f"/api/v1/packs/{pid}").json()["status"] == "draft"
+
+
+def test_rollback_target_survives_disable_and_republish(alpha):
+    name = unique("rb")
+    upload(alpha, guard_pack(name, "1.0.0", "2030-01-01", "a"))
+    v2 = upload(alpha, guard_pack(name, "2.0.0", "2030-01-02", "b"))
+    pid = v2["pack_id"]
+    publish(alpha, pid, "1.0.0")
+    publish(alpha, pid, "2.0.0")
+    alpha.post(f"/api/v1/packs/{pid}/disable")
+    p = publish(alpha, pid, "2.0.0")
+    assert p["rollback_to"] == "1.0.0"
+    r = alpha.post(f"/api/v1/packs/{pid}/rollback")
+    assert r.status_code == 200 and r.json()["published_version"] == "1.0.0"
+    assert r.json()["rollback_to"] == "2.0.0"
+    alpha.post(f"/api/v1/packs/{pid}/disable")
+
+
+def test_required_settings_and_list_types(alpha):
+    pack = zip_pack({
+        "pack.lua": manifest(unique("req"), "1.0.0", ["tickets:read"],
+                             [("tickets.created", "before", "m.run")],
+                             settings='settings = { team = { type = "string", required = true },'
+                                      ' tags = { type = "list", default = {} },'
+                                      ' days = { type = "number" } },'),
+        "m.lua": "return { run = function(e) e.record.type = axon.settings.team .. "
+                 "'/' .. tostring(axon.settings.days or 2) end }\n"})
+    v = upload(alpha, pack)
+    url = f"/api/v1/packs/{v['pack_id']}/versions/1.0.0/publish"
+    assert_problem(alpha.post(url, {}), 422, "invalid-settings", "/settings/team")
+    assert_problem(alpha.post(url, {"settings": {"team": "x", "tags": [1, 2]}}), 422,
+                   "invalid-settings", "/settings/tags")
+    publish(alpha, v["pack_id"], "1.0.0", {"settings": {"team": "north"}})
+    try:
+        t = alpha.create("tickets", {"subject": "x"})
+        assert t["type"] == "north/2"                 # an unset setting reads as nil
+    finally:
+        alpha.post(f"/api/v1/packs/{v['pack_id']}/disable")
+
+
+def test_before_handlers_cannot_queue_calls(alpha):
+    v = upload(alpha, zip_pack({
+        "pack.lua": manifest(unique("mail"), "1.0.0", ["email:send"],
+                             [("contacts.created", "before", "m.run")]),
+        "m.lua": "return { run = function(e) axon.email.send({ to = 'a@example.com', "
+                 "subject = 'hi', body = 'x' }) end }\n"}))
+    publish(alpha, v["pack_id"], "1.0.0")
+    try:
+        body = assert_problem(alpha.post("/api/v1/contacts", {"name": unique("c")}), 422,
+                              "workflow-error")
+        assert "cannot write records or queue calls" in body["detail"]
+    finally:
+        alpha.post(f"/api/v1/packs/{v['pack_id']}/disable")
+
+
+def test_same_files_zipped_differently_are_the_same_version(alpha):
+    files = {"pack.lua": manifest(unique("same"), "1.0.0", ["deals:read"],
+                                  [("deals.updated", "after", "m.run")]),
+             "m.lua": "return { run = function(e) end }\n"}
+    first = upload(alpha, zip_pack(files))
+    again = upload(alpha, targz_pack(files), expect=200, content_type="application/gzip")
+    assert again["id"] == first["id"]
+
+
+def test_non_ascii_file_names(alpha):
+    """Python's zipfile (like macOS and Windows tools) marks names as UTF-8."""
+    v = upload(alpha, zip_pack({
+        "pack.lua": manifest(unique("utf8"), "1.0.0", ["deals:read"],
+                             [("deals.updated", "after", "m.run")]),
+        "m.lua": "return { run = function(e) end }\n",
+        "说明.md": "# 说明\n"}))
+    assert "说明.md" in [f["path"] for f in v["files"]]

@@ -85,4 +85,54 @@ def test_escapes_are_in_the_run_log(alpha, attack_pack):
         if r["error"].endswith("stopped: the instruction budget of this run is used up")],
         what="a run killed by the instruction budget in the log")
     assert runs[0]["instructions"] >= 1000000
-    assert any((r["location"] or "").startswith("attacks.lua:") for r in runs)
+
+
+def test_review_findings_stay_fixed(alpha):
+    """Defects a review found: each case must stay refused."""
+    from pack_helpers import manifest, zip_pack, upload
+    # a finalizer in the manifest would run with hooks off: refused at upload
+    r = alpha.request("POST", "/api/v1/packs", headers={"Content-Type": "application/zip"},
+                      data=zip_pack({"pack.lua": "setmetatable({}, {__gc = function() "
+                                                 "for j = 1, math.huge do end end})\n" +
+                                                 manifest(unique("gc"), "1.0.0")}))
+    assert_problem(r, 422, "invalid-pack")
+    assert "__gc" in r.text
+    # a shared table doubled 24 times is refused, not turned into gigabytes
+    r = alpha.request("POST", "/api/v1/packs", headers={"Content-Type": "application/zip"},
+                      data=zip_pack({"pack.lua": "local a = {1} for i = 1, 24 do a = {a, a} end "
+                                                 "return a"}))
+    assert_problem(r, 422, "invalid-pack")
+    assert "too large to convert" in r.text
+
+
+URLS = [("https://erp.example.com/api/orders", True),
+        ("https://ERP.example.com/api/orders", True),
+        ("https://erp.example.com/api/..", False),
+        ("https://erp.example.com/api/%2e%2e/admin", False),
+        ("https://erp.example.com/api/..%2fadmin", False),
+        ("https://erp.example.com/api/.%2e/secret", False),
+        ("https://erp.example.com/api/x y", False),
+        ("https://erp.example.com@evil.net/api/", False),
+        ("https://erp.example.com.evil.net/api/", False),
+        ("https://erp.example.com/apix", False)]
+
+
+@pytest.mark.parametrize("url,allowed", URLS)
+def test_http_prefix_cannot_be_escaped(alpha, url, allowed):
+    from pack_helpers import manifest, zip_pack, upload
+    src = 'return { run = function(e) local u = e.record.name; axon.http.get(u) end }\n'
+    name = unique("http")
+    v = upload(alpha, zip_pack({
+        "pack.lua": manifest(name, "1.0.0", ["http:https://erp.example.com/api/"],
+                             [("deals.created", "after", "m.run")]),
+        "m.lua": src}))
+    r = alpha.post(f"/api/v1/packs/{v['pack_id']}/versions/1.0.0/replay",
+                   [{"type": "deals.created", "record": {"name": url}}])
+    assert r.status_code == 200, r.text
+    run = r.json()["events"][0]["runs"][0]
+    if allowed:
+        assert run["outcome"] == "ok", run
+        assert run["effects"][0]["target"] == url
+    else:
+        assert run["outcome"] == "killed", run
+        assert "outside the pack's http permissions" in run["error"]

@@ -25,15 +25,20 @@ local function is_urgent(text)
   return nil
 end
 
+-- The active agent with this e-mail, or nil.
+local function agent(email)
+  return axon.users.find({ email = email, active = true }, { limit = 1 })[1]
+end
+
 -- before tickets.created: set owner_id and priority on the record.
 function M.assign(event)
   local t = event.record
   local text = ticket_text(t)
   local keyword, email = match_queue(text)
   if keyword and (t.owner_id == nil or t.owner_id == event.actor.user_id) then
-    local agents = axon.users.find({ email = email, active = true }, { limit = 1 })
-    if agents[1] then
-      t.owner_id = agents[1].id
+    local a = agent(email)
+    if a then
+      t.owner_id = a.id
     end
   end
   if is_urgent(text) then
@@ -48,12 +53,14 @@ function M.explain(event)
   local t = event.record
   local text = ticket_text(t)
   local keyword, email = match_queue(text)
+  local a = keyword and agent(email)
+  local routed = a and t.owner_id == a.id
   local urgent = is_urgent(text)
-  if not keyword and not urgent then
+  if not routed and not urgent then
     return
   end
   local lines = {}
-  if keyword then
+  if routed then
     lines[#lines + 1] = string.format("Routed to %s because the ticket mentions \"%s\".", email, keyword)
   end
   if urgent then

@@ -514,6 +514,21 @@ static int rate_limit(struct req *r, struct ax_err *e)
     return -1;
 }
 
+/* A query key or value with a NUL (%00) would be cut short by every C
+ * string that reads it: refuse the request instead. (Invalid UTF-8 is
+ * refused by each parameter's own check, with its own problem type.) */
+static enum MHD_Result query_value_ok(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    bool *bad = cls;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        *bad = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
 /* First callback: route, size checks, authentication, rate limit. The
  * reply (if any) is queued on a later callback. */
 static void begin(struct req *r)
@@ -527,6 +542,12 @@ static void begin(struct req *r)
     const char *src = http_header(r, "X-Source-System");
     if (src && *src && strlen(src) < sizeof r->source && text_valid_utf8(src, strlen(src)))
         snprintf(r->source, sizeof r->source, "%s", src);
+    bool bad_query = false;
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_value_ok, &bad_query);
+    if (bad_query) {
+        http_reply_problem(r, AX_EBADREQ, "a query parameter holds a NUL character (%%00)");
+        return;
+    }
     r->route = router_match(r, &status, allow, sizeof allow);
     if (!r->route) {
         if (status == 405) {

@@ -37,7 +37,7 @@
 #include "axon/packs.h"
 
 #define SIM_MAX_EVENTS 10000
-#define SIM_MAX_SECONDS 60
+#define SIM_MAX_SECONDS 20
 #define SIM_MAX_TESTS 200
 
 /* Parse a replay body (JSON array, {"events":[…]} or NDJSON) into an

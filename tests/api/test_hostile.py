@@ -188,7 +188,7 @@ QUERIES = [
     ("sort=%FF", 400, "bad-sort"),
     ("after=%FF", 400, "bad-cursor"),
     ("limit=%FF", 400, "bad-request"),
-    ("name=%00", 200, None),
+    ("name=%00", 400, "bad-request"),
     ("name=" + "a" * 8000, 200, None),
     ("&".join(f"name[ne]=v{i}" for i in range(40)), 400, "bad-request"),
 ]
@@ -425,4 +425,12 @@ def test_search_limits(alpha):
     assert_problem(alpha.get("/api/v1/search"), 400, "bad-request")
     assert_problem(alpha.get("/api/v1/search", params={"q": "x", "types": "nosuch"}), 400, "bad-request")
     assert_problem(alpha.get("/api/v1/search", params={"q": "x", "limit": "51"}), 400, "bad-request")
+    still_up(alpha)
+
+
+@pytest.mark.parametrize("query", ["name=a%00b", "na%00me=x", "q=x%00y", "path=m.lua%00.md"])
+def test_nul_in_queries(alpha, query):
+    for path in ("/api/v1/customers", "/api/v1/search", "/api/v1/packs"):
+        r = alpha.get(f"{path}?{query}")
+        assert_problem(r, 400, "bad-request")
     still_up(alpha)

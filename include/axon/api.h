@@ -6,6 +6,7 @@
  *   api_search.c   full-text search
  *   api_jobs.c     CSV imports, jobs, exports
  *   api_packs.c    workflow packs, replays, run log, deliveries, outbound queue
+ *   api_intel.c    intent dictionaries, models, tags, customer intent profiles
  *   openapi.c      the OpenAPI document
  *   static.c       the browser UI's files
  * Handlers take the request and reply through http.h; they own nothing
@@ -68,6 +69,20 @@ void api_delivery_retry(struct req *r);
 void api_outbound_list(struct req *r);
 void api_workflow_budget_get(struct req *r);
 void api_workflow_budget_put(struct req *r);
+
+void api_dict_upload(struct req *r);
+void api_dicts_list(struct req *r);
+void api_dict_get(struct req *r);
+void api_dict_activate(struct req *r);
+void api_intents_test(struct req *r);
+void api_model_create(struct req *r);
+void api_models_list(struct req *r);
+void api_model_get(struct req *r);
+void api_model_activate(struct req *r);
+void api_model_predict(struct req *r);
+void api_activity_tags(struct req *r);
+void api_ticket_tags(struct req *r);
+void api_customer_intents(struct req *r);
 
 void api_openapi(struct req *r);
 void api_static(struct req *r);

@@ -32,6 +32,44 @@ void tags_result_free(struct tags_result *r)
     r->top = NULL;
 }
 
+/* Offsets, weights and scores are written for every hit of every write:
+ * without printf, which cost more than the matching. A number with at
+ * most six decimals (weights such as 2.5 and their sums) is written as
+ * such; anything else as %.10g. */
+static void add_uint(struct buf *b, size_t v)
+{
+    char tmp[24];
+    int n = sizeof tmp;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    buf_add(b, tmp + n, sizeof tmp - (size_t)n);
+}
+
+static void add_num(struct buf *b, double v)
+{
+    double a = fabs(v), scaled = a * 1e6, r = nearbyint(scaled);
+    if (!(a < 1e9) || fabs(scaled - r) > 1e-6 * (r > 1 ? r : 1)) {
+        buf_addf(b, "%.10g", v);
+        return;
+    }
+    uint64_t u = (uint64_t)r;
+    if (v < 0 && u)
+        buf_addc(b, '-');
+    add_uint(b, (size_t)(u / 1000000));
+    unsigned frac = (unsigned)(u % 1000000);
+    if (!frac)
+        return;
+    char digits[8] = ".000000";
+    for (int i = 6; i >= 1; i--, frac /= 10)
+        digits[i] = (char)('0' + frac % 10);
+    int n = 7;
+    while (digits[n - 1] == '0')
+        n--;
+    buf_add(b, digits, (size_t)n);
+}
+
 struct layout {
     const char *text;
     size_t len;
@@ -50,11 +88,19 @@ static void add_hit(struct buf *b, const struct intent_dict *dict, const struct 
     buf_adds(b, ",\"field\":");
     const char *field = second ? lay->second : lay->first;
     buf_add_json_str(b, field, strlen(field));
-    buf_addf(b, ",\"start\":%zu,\"end\":%zu,\"char_start\":%zu,\"char_end\":%zu,\"text\":",
-             h->start - base, h->end - base, h->char_start - cbase, h->char_end - cbase);
+    buf_adds(b, ",\"start\":");
+    add_uint(b, h->start - base);
+    buf_adds(b, ",\"end\":");
+    add_uint(b, h->end - base);
+    buf_adds(b, ",\"char_start\":");
+    add_uint(b, h->char_start - cbase);
+    buf_adds(b, ",\"char_end\":");
+    add_uint(b, h->char_end - cbase);
+    buf_adds(b, ",\"text\":");
     buf_add_json_str(b, lay->text + h->start, h->end - h->start);
-    buf_addf(b, ",\"weight\":" SCORE_FMT ",\"counted\":%s}", h->weight,
-             h->counted ? "true" : "false");
+    buf_adds(b, ",\"weight\":");
+    add_num(b, h->weight);
+    buf_adds(b, h->counted ? ",\"counted\":true}" : ",\"counted\":false}");
 }
 
 /* The evidence as JSON, and the scores. */
@@ -76,7 +122,9 @@ static int write_result(const struct intent_dict *dict, const struct intent_resu
         }
         buf_adds(b, "{\"intent\":");
         buf_add_json_str(b, name, strlen(name));
-        buf_addf(b, ",\"score\":" SCORE_FMT ",\"hits\":[", sc->score);
+        buf_adds(b, ",\"score\":");
+        add_num(b, sc->score);
+        buf_adds(b, ",\"hits\":[");
         for (size_t k = 0; k < sc->nhits; k++) {
             if (k)
                 buf_addc(b, ',');
@@ -84,7 +132,8 @@ static int write_result(const struct intent_dict *dict, const struct intent_resu
         }
         buf_adds(b, "]}");
         buf_add_json_str(s, name, strlen(name));
-        buf_addf(s, ":" SCORE_FMT, sc->score);
+        buf_addc(s, ':');
+        add_num(s, sc->score);
     }
     buf_addc(s, '}');
     return buf_addc(b, ']');

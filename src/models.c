@@ -290,22 +290,33 @@ static json_t *col_int(sqlite3_stmt *st, int i)
 
 static json_t *row_description(sqlite3_stmt *st, int64_t active_rid)
 {
-    json_t *opts = col_json(st, 7);
-    json_t *o = json_pack("{s:s,s:o,s:I,s:o,s:o,s:o,s:b,s:b,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:I},"
-                          "s:O,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-        "object", "model", "id", col_str(st, 1), "version", (json_int_t)sqlite3_column_int64(st, 2),
-        "name", col_str(st, 3), "kind", col_str(st, 4), "status", col_str(st, 5),
-        "active", sqlite3_column_int64(st, 0) == active_rid, "builtin", 0,
-        "labels", col_json(st, 8), "positive", col_str(st, 9), "report", col_json(st, 10),
-        "rows", "total", (json_int_t)sqlite3_column_int64(st, 11),
-        "trained", (json_int_t)sqlite3_column_int64(st, 12),
-        "held_out", (json_int_t)sqlite3_column_int64(st, 13),
-        "skipped", (json_int_t)sqlite3_column_int64(st, 14),
-        "holdout_every", json_object_get(opts, "holdout_every") ? json_object_get(opts, "holdout_every") : json_null(),
-        "options", opts, "size", col_int(st, 15), "sha256", col_str(st, 16),
-        "train_ms", col_int(st, 17), "job_id", col_str(st, 6), "error", col_str(st, 18),
-        "file_name", col_str(st, 19), "created_by", col_str(st, 20),
-        "created_at", col_str(st, 21), "finished_at", col_str(st, 22));
+    json_t *o = json_object(), *opts = col_json(st, 7);
+    json_object_set_new(o, "object", json_string("model"));
+    json_object_set_new(o, "id", col_str(st, 1));
+    json_object_set_new(o, "version", col_int(st, 2));
+    json_object_set_new(o, "name", col_str(st, 3));
+    json_object_set_new(o, "kind", col_str(st, 4));
+    json_object_set_new(o, "status", col_str(st, 5));
+    json_object_set_new(o, "active", json_boolean(sqlite3_column_int64(st, 0) == active_rid));
+    json_object_set_new(o, "builtin", json_false());
+    json_object_set_new(o, "labels", col_json(st, 8));
+    json_object_set_new(o, "positive", col_str(st, 9));
+    json_object_set_new(o, "report", col_json(st, 10));
+    json_object_set_new(o, "rows", json_pack("{s:o,s:o,s:o,s:o}", "total", col_int(st, 11),
+                                             "trained", col_int(st, 12), "held_out",
+                                             col_int(st, 13), "skipped", col_int(st, 14)));
+    json_t *k = json_object_get(opts, "holdout_every");
+    json_object_set_new(o, "holdout_every", k ? json_incref(k) : json_null());
+    json_object_set_new(o, "options", opts);
+    json_object_set_new(o, "size", col_int(st, 15));
+    json_object_set_new(o, "sha256", col_str(st, 16));
+    json_object_set_new(o, "train_ms", col_int(st, 17));
+    json_object_set_new(o, "job_id", col_str(st, 6));
+    json_object_set_new(o, "error", col_str(st, 18));
+    json_object_set_new(o, "file_name", col_str(st, 19));
+    json_object_set_new(o, "created_by", col_str(st, 20));
+    json_object_set_new(o, "created_at", col_str(st, 21));
+    json_object_set_new(o, "finished_at", col_str(st, 22));
     return o;
 }
 

@@ -8,8 +8,10 @@ PYTHON  := /usr/bin/python3
 
 SRC     := $(wildcard src/*.c)
 OBJ     := $(patsubst src/%.c,build/obj/%.o,$(SRC))
-LIBOBJ  := $(filter-out build/obj/main.o,$(OBJ)) build/obj/schema_gen.o
+LIBOBJ  := $(filter-out build/obj/main.o,$(OBJ)) build/obj/schema_gen.o build/obj/assets_gen.o
 SCHEMA  := $(sort $(wildcard schema/*.sql))
+# Files the binary carries, so `./axon` runs from any directory (assets.h).
+ASSETS  := lua/intents/default_terms.csv data/models/sentiment_zh.clf
 UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps run test unit lua-test api-test test-browser bench clean
@@ -34,10 +36,16 @@ build/gen/schema_gen.c: $(SCHEMA) build/embed
 build/obj/schema_gen.o: build/gen/schema_gen.c
 	$(CC) -c -o $@ $<
 
+build/gen/assets_gen.c: $(ASSETS) build/embed
+	build/embed asset_files $@ $(ASSETS)
+
+build/obj/assets_gen.o: build/gen/assets_gen.c
+	$(CC) -c -o $@ $<
+
 build/obj/%.o: src/%.c $(wildcard include/axon/*.h) build/flags
 	$(CC) $(CFLAGS) $$(cat build/cflags) -c -o $@ $<
 
-axon: $(OBJ) build/obj/schema_gen.o
+axon: $(OBJ) build/obj/schema_gen.o build/obj/assets_gen.o
 	$(CC) $(CFLAGS) -o $@ $^ $$(cat build/libs) $(LDLIBS)
 
 build/tests/%: tests/unit/%.c $(LIBOBJ)

@@ -1,25 +1,31 @@
 /*
- * intent_speed.c - tagging throughput of the default intent dictionary
- * against glibc memmem() looking for one term in the same text.
+ * intent_speed.c - tagging throughput with Axon's default intent
+ * dictionary against glibc memmem() looking for one term in the same text.
  *
- * Build and run by hand from the repository root (after `make axon`):
- *   cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -o build/intent_speed bench/intent_speed.c \
- *      build/obj/intent_dict.o build/obj/csvio.o build/obj/text.o build/obj/error.o \
- *      build/obj/buf.o $(cat build/libs) -lcsv -lm
- *   build/intent_speed [dictionary.csv] [text files...]
- * Defaults: lua/intents/default_terms.csv and the waimai + online-shopping
- * reviews and Comcast complaints under /work/shared/data (about 9 MB).
- * The text is matched whole (one call) and line by line (one call per
- * record, as the server tags messages); folding is part of the time.
+ * bench/run.sh builds and runs it (part "tagging"); by hand, from the
+ * repository root after `make axon`:
+ *   cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild/gen -o build/intent_speed \
+ *      bench/intent_speed.c $(ls build/obj/*.o | grep -v /main.o) \
+ *      $(cat build/libs) -lcsv -lm -pthread
+ *   build/intent_speed [--dict FILE.csv] [text files...]
+ * The dictionary defaults to the built-in one (the binary's copy of
+ * lua/intents/default_terms.csv, as tenants get it); the text to the
+ * waimai and online-shopping reviews and the Comcast complaints under
+ * ../shared/data (about 9 MB of real review text).
  *
- * Measured (2-core AMD EPYC VM, gcc -O2, shared with other jobs), 9.28 MB:
- *   memmem one term        5.2-10.4 GB/s (物流 5.7, 物流太慢 9.8, price 6.6)
- *   default dictionary     5870 terms: ~275 MB/s whole, ~270 per line
- *   every third term       1956 terms: ~335 MB/s
- *   first version (Aho-Corasick DFA, git f2c48ee): ~170 and ~220 MB/s
- * Ratio to memmem: 0.03-0.05, short of the 0.25 goal (see the report).
+ * Measured, best of ROUNDS, one call per record (line) as the server tags
+ * a record, folding included:
+ *   memmem          each of five terms over the whole text
+ *   intent_match    the matcher alone (hits counted, nothing kept)
+ *   tags_compute    what a write runs: matching, per-intent scores and the
+ *                   evidence JSON (without sentiment; that is the model's)
+ *   sentiment       clf_sentiment with the built-in model, for comparison
+ * The last line is a summary for bench/run.sh: key=value pairs.
  */
 #include "axon/intent_dict.h"
+#include "axon/intents.h"
+#include "axon/models.h"
+#include "axon/tags.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,49 +97,74 @@ static double memmem_speed(const char *text, size_t len, const char *term, long 
     return (double)len / best / 1e6;
 }
 
-static double match_speed(const struct intent_dict *d, const char *text, size_t len,
-                          bool per_line, long *hits)
+enum mode { MATCH, TAGS, SENTIMENT };
+
+/* Each record (line) on its own, as writes are tagged. */
+static double speed(enum mode mode, const struct intent_dict *d, const struct clf_model *m,
+                    const char *text, size_t len, long *count)
 {
     double best = 1e9;
+    struct ax_err err;
+    ax_err_clear(&err);
     for (int r = 0; r < ROUNDS; r++) {
         long n = 0;
         double t0 = now();
-        if (!per_line) {
-            intent_match(d, text, len, count_hit, &n, NULL);
-        } else {
-            for (const char *p = text, *end = text + len; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        for (const char *p = text, *end = text + len; p < end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t k = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            if (mode == MATCH) {
                 intent_match(d, p, k, count_hit, &n, NULL);
-                p += k + 1;
+            } else if (mode == TAGS) {
+                struct tags_input in = {NULL, p, 0, k, "subject", "body"};
+                struct tags_result t;
+                if (tags_compute(d, NULL, &in, &t, &err) == 0) {
+                    n += (long)t.nintents;
+                    tags_result_free(&t);
+                }
+            } else {
+                n += clf_sentiment(m, p, k) > 0;
             }
+            p += k + 1;
         }
         double dt = now() - t0;
         best = dt < best ? dt : best;
-        *hits = n;
+        *count = n;
     }
     return (double)len / best / 1e6;
 }
 
 int main(int argc, char **argv)
 {
-    const char *dict_path = argc > 1 ? argv[1] : "lua/intents/default_terms.csv";
+    const char *dict_path = NULL;
+    int first = 1;
+    if (argc > 2 && !strcmp(argv[1], "--dict")) {
+        dict_path = argv[2];
+        first = 3;
+    }
     char *defaults[] = {
-        "/work/shared/data/zh_sentiment/waimai_10k.csv",
-        "/work/shared/data/zh_sentiment/online_shopping_9_cats.csv",
-        "/work/shared/data/complaints_en_real/Comcast_telecom_complaints_data.csv",
+        "../shared/data/zh_sentiment/waimai_10k.csv",
+        "../shared/data/zh_sentiment/online_shopping_9_cats.csv",
+        "../shared/data/complaints_en_real/Comcast_telecom_complaints_data.csv",
     };
     size_t len;
-    char *text = argc > 2 ? slurp(argc - 2, argv + 2, &len) : slurp(3, defaults, &len);
+    char *text = argc > first ? slurp(argc - first, argv + first, &len) : slurp(3, defaults, &len);
 
-    struct intent_dict *d;
-    struct intent_report rep;
+    struct intent_dict *own = NULL;
+    const struct intent_dict *d;
     struct ax_err err;
-    intent_report_init(&rep);
     ax_err_clear(&err);
     double t0 = now();
-    if (intent_dict_load_csv(dict_path, &d, &rep, &err)) {
-        fprintf(stderr, "%s: %s\n", dict_path, err.detail);
+    if (dict_path) {
+        struct intent_report rep;
+        intent_report_init(&rep);
+        if (intent_dict_load_csv(dict_path, &own, &rep, &err)) {
+            fprintf(stderr, "%s: %s\n", dict_path, err.detail);
+            return 1;
+        }
+        intent_report_free(&rep);
+        d = own;
+    } else if (!(d = intents_builtin(&err))) {
+        fprintf(stderr, "%s\n", err.detail);
         return 1;
     }
     printf("dictionary: %zu terms, %zu intents, load+compile %.1f ms, %zu KB\n",
@@ -148,16 +179,21 @@ int main(int argc, char **argv)
         mm[i] = memmem_speed(text, len, terms[i], &hits);
         printf("memmem %-14s %8.0f MB/s  (%ld hits)\n", terms[i], mm[i], hits);
     }
-    long hits;
-    double whole = match_speed(d, text, len, false, &hits);
-    printf("intent_match whole text %8.0f MB/s  (%ld hits)\n", whole, hits);
-    double lines = match_speed(d, text, len, true, &hits);
-    printf("intent_match per line   %8.0f MB/s  (%ld hits)\n", lines, hits);
+    long hits, tagged, positive;
+    double match = speed(MATCH, d, NULL, text, len, &hits);
+    printf("intent_match per record  %8.0f MB/s  (%ld hits)\n", match, hits);
+    double tags = speed(TAGS, d, NULL, text, len, &tagged);
+    printf("tags_compute per record  %8.0f MB/s  (%ld intents tagged)\n", tags, tagged);
+    const struct clf_model *m = models_builtin(&err);
+    double senti = m ? speed(SENTIMENT, d, m, text, len, &positive) : 0;
+    printf("sentiment per record     %8.0f MB/s\n", senti);
     for (int i = 0; i < 5; i++)
-        printf("ratio vs memmem %-14s whole %.2f  per line %.2f\n", terms[i], whole / mm[i],
-               lines / mm[i]);
-    intent_dict_free(d);
-    intent_report_free(&rep);
+        printf("ratio to memmem %-14s intent_match %.3f  tags_compute %.3f\n", terms[i],
+               match / mm[i], tags / mm[i]);
+    printf("summary terms=%zu mb=%.2f memmem=%.0f match=%.0f tags=%.0f sentiment=%.0f "
+           "ratio=%.3f match_ratio=%.3f\n", intent_dict_term_count(d), (double)len / 1e6,
+           mm[0], match, tags, senti, tags / mm[0], match / mm[0]);
+    intent_dict_free(own);
     free(text);
     return 0;
 }

@@ -19,6 +19,11 @@
 #     same run                                                    goal >= 70%;
 #     and after-handler throughput (bench/packs/bench-after writes a note
 #     per event): deliveries done per second while and after a POST load.
+#  6. Tagging (bench/intent_speed.c): MB of real review text per second
+#     through tags_compute (what every activity and ticket write runs:
+#     intents with evidence, built-in dictionary of 5,870 terms), one call
+#     per record, vs glibc memmem() scanning the same text for one term
+#     ("物流")                                                       goal >= 0.25
 #
 # Programs: bench/bare_mhd.c and bench/sqlite_insert.c (the references),
 # bench/http_load.c (loads customers through POST when `axon import` fails),
@@ -36,7 +41,7 @@
 #   BENCH_LAT_SECONDS=6      length of each list/search latency run
 #   BENCH_SIZES="10000 100000 1000000"   customer counts for part 3
 #   BENCH_PIPELINE_ROWS=1000000          size of the large import file
-#   BENCH_PARTS="get post list import"   which parts to run
+#   BENCH_PARTS="get post list import workflow tagging"   which parts to run
 #   BENCH_PROFILE=1          also perf-record the server during extra GET and
 #                            POST runs (bench/out/profile_*.txt)
 #   BENCH_KEEP=1             keep the temporary directory (databases, logs)
@@ -54,7 +59,7 @@ ROUNDS=${BENCH_ROUNDS:-2}
 LAT_SECONDS=${BENCH_LAT_SECONDS:-6}
 SIZES=${BENCH_SIZES:-"10000 100000 1000000"}
 PIPE_ROWS=${BENCH_PIPELINE_ROWS:-1000000}
-PARTS=${BENCH_PARTS:-"get post list import workflow"}
+PARTS=${BENCH_PARTS:-"get post list import workflow tagging"}
 PIPELINE_CSV=${BENCH_PIPELINE_CSV:-$ROOT/../shared/data/crm_sales_opportunities/sales_pipeline.csv}
 CRM_DIR=$(dirname "$PIPELINE_CSV")
 SERVER_MAX=3600                # no server outlives this, whatever happens
@@ -661,6 +666,26 @@ if has_part workflow; then
     NOTES+=("After handlers: bench/packs/bench-after adds a note per customers.created; $done deliveries done in ${span}s from the first event to the last delivery, while wrk POSTed for ${SECONDS_RUN}s; lag = event to delivery done; $pending left pending.")
     stop_server
     part_done "workflow" "$T_PART"
+fi
+
+# ---- 6: tagging ---------------------------------------------------------------------
+
+if has_part tagging; then
+    T_PART=$(now)
+    log "tagging: building bench/intent_speed.c against the server's objects"
+    gcc -O2 -std=c11 -D_GNU_SOURCE -Iinclude -Ibuild/gen -o "$OUT/intent_speed" \
+        bench/intent_speed.c $(ls build/obj/*.o | grep -v '/main\.o$') \
+        $(cat build/libs) -lcsv -lm -pthread
+    wait_quiet "tagging"
+    "$OUT/intent_speed" >"$WORK/tagging.txt" || die "intent_speed failed"
+    sed 's/^/    /' "$WORK/tagging.txt" >&2
+    line=$(grep '^summary ' "$WORK/tagging.txt")
+    result "tagging $line"
+    add_row "tagging MB/s (tags_compute, $(field terms "$line") terms) vs memmem one term" \
+        "$(field tags "$line")" "$(field memmem "$line")" "$(field ratio "$line")" ">=0.25" "-" "-"
+    ROWS+=("matcher alone MB/s (intent_match) vs memmem|$(field match "$line")|$(field memmem "$line")|$(field match_ratio "$line")|info|info|-|-")
+    NOTES+=("Tagging: $(field mb "$line") MB of real review text (waimai, online shopping, Comcast complaints), one call per record, best of 5; tags_compute = matching + scores + evidence JSON, without sentiment (the model alone runs at $(field sentiment "$line") MB/s). memmem looks for 物流 in the same text. Where the time goes: docs/intents.md.")
+    part_done "tagging" "$T_PART"
 fi
 
 # ---- summary ------------------------------------------------------------------

@@ -262,10 +262,10 @@ void api_audit_list(struct req *r)
         api_int_param(r, "after", 0, 0, 2000000000, &before))
         return;
     const char *object = http_query(r, "object");
-    static const char *const others[] = {"api_keys", "tenants", "rules", "reviews", "review_samples",
-                                         NULL};
+    static const char *const others[] = {"api_keys", "tenants", "packs", "intent_dictionaries",
+                                         "models", "rules", "reviews", "review_samples", NULL};
     bool known = !object || model_find(object);
-    for (int i = 0; others[i] && !known; i++)
+    for (int i = 0; !known && others[i]; i++)
         known = !strcmp(object, others[i]);
     if (!known) {
         http_reply_problem(r, AX_EBADREQ, "unknown object '%.60s'", object);

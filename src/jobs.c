@@ -4,6 +4,7 @@
 #include "axon/config.h"
 #include "axon/import.h"
 #include "axon/log.h"
+#include "axon/models.h"
 #include "axon/timefmt.h"
 #include "axon/writer.h"
 
@@ -443,6 +444,10 @@ static void run_job(struct db *d, struct job *j)
     log_info("job %s: %s %s%s", j->id, j->kind, j->object, j->resumed ? " (resumed)" : "");
     if (strcmp(j->kind, "import") == 0) {
         import_run(d, j, &W.stop, NULL, NULL);
+        return;
+    }
+    if (strcmp(j->kind, "train") == 0) {
+        models_run_job(d, j, &W.stop);
         return;
     }
     /* A kind this version does not know: fail it rather than retry forever. */

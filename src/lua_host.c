@@ -2,6 +2,7 @@
 #include "axon/lua_host.h"
 
 #include "axon/ids.h"
+#include "axon/intents.h"
 #include "axon/jx.h"
 #include "axon/log.h"
 #include "axon/model.h"
@@ -9,11 +10,13 @@
 #include "axon/pack_perm.h"
 #include "axon/store.h"
 #include "axon/sugg.h"
+#include "axon/tags.h"
 #include "axon/tenant.h"
 #include "axon/text.h"
 #include "axon/timefmt.h"
 
 #include <lauxlib.h>
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -806,6 +809,100 @@ static int email_send(lua_State *L)
     return queue_call(L, e, "email", NULL, target, request, "email.send");
 }
 
+/* ---- intents, sentiment and tags ---- */
+
+/* axon.intents.match(text): {intents = {{intent, score, hits}…}, dictionary_version} */
+static int intents_match(lua_State *L)
+{
+    struct host_env *e = env_of(L);
+    size_t n;
+    const char *text = luaL_checklstring(L, 1, &n);
+    lua_rt_charge(L, 1, 0);
+    struct ax_err err;
+    ax_err_clear(&err);
+    struct buf out;
+    buf_init(&out, 0);
+    if (tags_text(e->d, e->ctx.tenant, INTENTS_ACTIVE, text, n, false, &out, &err)) {
+        buf_free(&out);
+        return raise_err(L, "intents.match", &err);
+    }
+    push_doc(L, out.data);
+    buf_free(&out);
+    return 1;
+}
+
+/* axon.sentiment(text): the active model's score in [-1, 1], nil for bad UTF-8. */
+static int host_sentiment(lua_State *L)
+{
+    struct host_env *e = env_of(L);
+    size_t n;
+    const char *text = luaL_checklstring(L, 1, &n);
+    lua_rt_charge(L, 1, 0);
+    struct ax_err err;
+    ax_err_clear(&err);
+    double s;
+    if (tags_sentiment(e->d, e->ctx.tenant, text, n, &s, &err))
+        return raise_err(L, "sentiment", &err);
+    if (isnan(s))
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, s);
+    return 1;
+}
+
+/* Push the JSON `fill` appends, nil when it says not found. */
+static int push_found(lua_State *L, const char *func, int rc, struct buf *out,
+                      const struct ax_err *err)
+{
+    if (rc && err->code != AX_ENOTFOUND) {
+        buf_free(out);
+        return raise_err(L, func, err);
+    }
+    if (rc)
+        lua_pushnil(L);
+    else
+        push_doc(L, out->data);
+    buf_free(out);
+    return 1;
+}
+
+/* axon.intents.profile(customer_id): the customer's decaying intent profile, or nil. */
+static int intents_profile(lua_State *L)
+{
+    struct host_env *e = env_of(L);
+    need(L, e, "intents.profile");
+    const char *id = luaL_checkstring(L, 1);
+    lua_rt_charge(L, 1, 0);
+    struct ax_err err;
+    ax_err_clear(&err);
+    struct buf out;
+    buf_init(&out, 0);
+    int rc = tags_profile(e->d, e->ctx.tenant, id, time_now_ms(), &out, &err);
+    return push_found(L, "intents.profile", rc, &out, &err);
+}
+
+/* axon.tags.get(id): the stored tags of an activity or a ticket, or nil. */
+static int tags_get(lua_State *L)
+{
+    struct host_env *e = env_of(L);
+    need(L, e, "tags.get");
+    const char *id = luaL_checkstring(L, 1);
+    const struct object_def *def = !strncmp(id, "act_", 4) ? model_find("activities")
+                                 : !strncmp(id, "tkt_", 4) ? model_find("tickets") : NULL;
+    if (!def) {
+        lua_pushnil(L);
+        return 1;
+    }
+    char func[64];
+    enter(L, def, "get", 0, func);            /* the permission of reading that record */
+    struct ax_err err;
+    ax_err_clear(&err);
+    struct buf out;
+    buf_init(&out, 0);
+    int rc = tags_describe(e->d, e->ctx.tenant, def, id, &out, &err);
+    return push_found(L, "tags.get", rc, &out, &err);
+}
+
 /* ---- the rest ---- */
 
 static int host_log(lua_State *L)
@@ -1005,6 +1102,8 @@ void host_install(lua_State *L, void *arg)
         {"email", "send", email_send},        {"json", "encode", json_encode},
         {"json", "decode", json_decode},      {"text", "fold", text_fold_fn},
         {"text", "contains", text_contains},  {"text", "length", text_length_fn},
+        {"intents", "match", intents_match},  {"intents", "profile", intents_profile},
+        {"tags", "get", tags_get},
     };
     for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
         if (lua_getfield(L, -1, members[i].table) != LUA_TTABLE) {
@@ -1026,6 +1125,7 @@ void host_install(lua_State *L, void *arg)
     }
     lua_setfield(L, -2, "http");
     set_fn(L, "suggest", host_suggest);
+    set_fn(L, "sentiment", host_sentiment);
     set_fn(L, "log", host_log);
     set_fn(L, "now", host_now);
     set_fn(L, "reject", host_reject);
@@ -1044,7 +1144,8 @@ void host_install(lua_State *L, void *arg)
     if (arg)
         ((const struct host_extra *)arg)->add(L);
     /* Seal the tables made above (object tables are sealed already). */
-    static const char *const plain[] = {"notes", "tasks", "email", "json", "text", "http", NULL};
+    static const char *const plain[] = {"notes", "tasks", "email", "json", "text", "http",
+                                        "intents", "tags", NULL};
     for (int i = 0; plain[i]; i++) {
         lua_getfield(L, -1, plain[i]);
         lua_rt_readonly(L);

@@ -13,6 +13,7 @@
 #include "axon/objects.h"
 #include "axon/search.h"
 #include "axon/store.h"
+#include "axon/tags.h"
 #include "axon/writer.h"
 
 #include <errno.h>
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     obj_init();
     store_init();
     event_init();
+    tags_init();
     if (argc < 2) {
         fputs(usage, stderr);
         fputs(config_usage(), stderr);

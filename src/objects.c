@@ -3,6 +3,7 @@
 
 #include "axon/store.h"
 #include "axon/sugg.h"
+#include "axon/tags.h"
 #include "axon/text.h"
 #include "axon/timefmt.h"
 
@@ -694,6 +695,8 @@ int obj_prepare(struct db *d, const struct ax_ctx *c, const struct object_def *d
 int obj_after_write(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                     json_t *old, json_t *rec, struct ax_err *err)
 {
+    if (tags_on_write(d, c, def, old, rec, err))      /* activities and tickets */
+        return -1;
     if (is(def, "pipelines") || is(def, "users"))
         forget_pipelines(0);
     if (is(def, "deals"))
@@ -732,6 +735,8 @@ int obj_after_write(struct db *d, const struct ax_ctx *c, const struct object_de
 int obj_before_delete(struct db *d, const struct ax_ctx *c, const struct object_def *def,
                       json_t *old, struct ax_err *err)
 {
+    if (tags_on_delete(d, c, def, old, err))
+        return -1;
     if (is(def, "pipelines"))
         forget_pipelines(0);
     if (is(def, "users"))

@@ -310,7 +310,7 @@ static const char *common_schemas =
     " \"properties\":{\"seq\":{\"type\":\"integer\"},\"at\":{\"type\":\"string\",\"format\":\"date-time\"},"
     "  \"actor_type\":{\"type\":\"string\"},\"actor_id\":{\"type\":[\"string\",\"null\"]},\"source\":{\"type\":[\"string\",\"null\"]},"
     "  \"trigger\":{\"type\":\"string\"},\"request_id\":{\"type\":[\"string\",\"null\"]},\"object\":{\"type\":\"string\"},"
-    "  \"object_id\":{\"type\":\"string\"},\"action\":{\"enum\":[\"create\",\"update\",\"delete\",\"upload\",\"publish\",\"disable\",\"rollback\"]},"
+    "  \"object_id\":{\"type\":\"string\"},\"action\":{\"enum\":[\"create\",\"update\",\"delete\",\"upload\",\"publish\",\"disable\",\"rollback\",\"activate\"]},"
     "  \"changes\":{\"type\":[\"object\",\"null\"],\"additionalProperties\":{\"type\":\"array\",\"minItems\":2,\"maxItems\":2}},"
     "  \"redacted\":{\"type\":\"boolean\"}}},"
     "\"AuditList\":{\"type\":\"object\",\"required\":[\"data\",\"next\"],\"properties\":{"
@@ -503,6 +503,96 @@ static const char *sugg_schemas =
     " \"total\":{\"$ref\":\"#/components/schemas/KpiStats\"},\"compare\":{\"anyOf\":[{\"type\":\"null\"},{\"type\":\"object\","
     " \"required\":[\"by\",\"ratio\",\"a\",\"b\"],\"properties\":{\"by\":{\"enum\":[\"periods\",\"suggestions\"]},\"ratio\":{\"type\":[\"number\","
     " \"null\"]},\"a\":{\"$ref\":\"#/components/schemas/KpiStats\"},\"b\":{\"$ref\":\"#/components/schemas/KpiStats\"}}}]}}}}";
+/* Intent dictionaries, models, tags and profiles (api_intel.c). */
+static const char *intel_schemas =
+    "{\"RowIssue\":{\"type\":\"object\",\"required\":[\"row\",\"message\"],"
+    " \"properties\":{\"row\":{\"type\":\"integer\"},\"message\":{\"type\":\"string\"}}},"
+    "\"IntentDictionary\":{\"type\":\"object\",\"required\":[\"object\",\"version\",\"active\",\"builtin\","
+    " \"digest\",\"terms\",\"intents\"],\"properties\":{\"object\":{\"const\":\"intent_dictionary\"},"
+    " \"version\":{\"type\":\"integer\",\"minimum\":0},\"active\":{\"type\":\"boolean\"},"
+    " \"builtin\":{\"type\":\"boolean\"},\"digest\":{\"type\":\"string\"},\"terms\":{\"type\":\"integer\"},"
+    " \"intents\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}},"
+    " \"encoding\":{\"type\":[\"string\",\"null\"]},\"bom\":{\"type\":[\"boolean\",\"null\"]},"
+    " \"rows_accepted\":{\"type\":[\"integer\",\"null\"]},\"rows_rejected\":{\"type\":[\"integer\","
+    " \"null\"]},\"duplicates\":{\"type\":[\"integer\",\"null\"]},\"errors\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/RowIssue\"}},\"warnings\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/RowIssue\"}},\"file_name\":{\"type\":[\"string\","
+    " \"null\"]},\"file_size\":{\"type\":[\"integer\",\"null\"]},\"created_by\":{\"type\":[\"string\","
+    " \"null\"]},\"created_at\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"IntentDictionaryList\":{\"type\":\"object\",\"required\":[\"data\",\"active_version\",\"next\"],"
+    " \"properties\":{\"data\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/IntentDictionary\"}},"
+    " \"active_version\":{\"type\":\"integer\"},\"next\":{\"type\":\"null\"}}},"
+    "\"IntentHit\":{\"type\":\"object\",\"required\":[\"term\",\"field\",\"start\",\"end\",\"char_start\","
+    " \"char_end\",\"text\",\"weight\",\"counted\"],\"properties\":{\"term\":{\"type\":\"string\"},"
+    " \"field\":{\"type\":\"string\"},\"start\":{\"type\":\"integer\"},\"end\":{\"type\":\"integer\"},"
+    " \"char_start\":{\"type\":\"integer\"},\"char_end\":{\"type\":\"integer\"},\"text\":{\"type\":\"string\"},"
+    " \"weight\":{\"type\":\"number\"},\"counted\":{\"type\":\"boolean\"}}},"
+    "\"IntentScore\":{\"type\":\"object\",\"required\":[\"intent\",\"score\",\"hits\"],"
+    " \"properties\":{\"intent\":{\"type\":\"string\"},\"score\":{\"type\":\"number\"},"
+    " \"hits\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/IntentHit\"}}}},"
+    "\"TextSentiment\":{\"type\":[\"object\",\"null\"],\"required\":[\"score\",\"model_id\","
+    " \"model_version\"],\"properties\":{\"score\":{\"type\":\"number\",\"minimum\":-1,\"maximum\":1},"
+    " \"model_id\":{\"type\":\"string\"},\"model_version\":{\"type\":\"integer\"}}},"
+    "\"IntentTestInput\":{\"type\":\"object\",\"required\":[\"text\"],\"additionalProperties\":false,"
+    " \"properties\":{\"text\":{\"type\":\"string\",\"maxLength\":100000},"
+    " \"dictionary_version\":{\"type\":\"integer\",\"minimum\":0,"
+    " \"description\":\"default: the active one; 0: the built-in dictionary\"}}},"
+    "\"IntentTest\":{\"type\":\"object\",\"required\":[\"intents\",\"dictionary_version\",\"sentiment\"],"
+    " \"properties\":{\"intents\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/IntentScore\"}},"
+    " \"dictionary_version\":{\"type\":\"integer\"},"
+    " \"sentiment\":{\"$ref\":\"#/components/schemas/TextSentiment\"},"
+    " \"truncated\":{\"type\":\"boolean\"}}},"
+    "\"Model\":{\"type\":\"object\",\"required\":[\"object\",\"id\",\"version\",\"name\",\"kind\",\"status\","
+    " \"active\",\"builtin\"],\"properties\":{\"object\":{\"const\":\"model\"},\"id\":{\"type\":\"string\"},"
+    " \"version\":{\"type\":\"integer\",\"minimum\":0},\"name\":{\"type\":\"string\"},"
+    " \"kind\":{\"enum\":[\"sentiment\",\"classifier\"]},\"status\":{\"enum\":[\"training\",\"ready\","
+    " \"failed\"]},\"active\":{\"type\":\"boolean\"},\"builtin\":{\"type\":\"boolean\"},"
+    " \"labels\":{\"type\":[\"array\",\"null\"],\"items\":{\"type\":\"string\"}},"
+    " \"positive\":{\"type\":[\"string\",\"null\"]},\"report\":{\"type\":[\"object\",\"null\"],"
+    " \"properties\":{\"n\":{\"type\":\"integer\"},\"accuracy\":{\"type\":\"number\"},"
+    " \"holdout_every\":{\"type\":\"integer\"},\"unknown_labels\":{\"type\":\"integer\"},"
+    " \"labels\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"label\",\"precision\","
+    " \"recall\",\"f1\",\"support\"]}},\"confusion\":{\"type\":\"array\",\"items\":{\"type\":\"array\","
+    " \"items\":{\"type\":\"integer\"}}}}},\"rows\":{\"type\":[\"object\",\"null\"],"
+    " \"properties\":{\"total\":{\"type\":\"integer\"},\"trained\":{\"type\":\"integer\"},"
+    " \"held_out\":{\"type\":\"integer\"},\"skipped\":{\"type\":\"integer\"}}},"
+    " \"holdout_every\":{\"type\":[\"integer\",\"null\"]},\"options\":{\"type\":[\"object\",\"null\"]},"
+    " \"size\":{\"type\":[\"integer\",\"null\"]},\"sha256\":{\"type\":[\"string\",\"null\"]},"
+    " \"train_ms\":{\"type\":[\"integer\",\"null\"]},\"job_id\":{\"type\":[\"string\",\"null\"]},"
+    " \"error\":{\"type\":[\"string\",\"null\"]},\"file_name\":{\"type\":[\"string\",\"null\"]},"
+    " \"created_by\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":[\"string\",\"null\"]},"
+    " \"finished_at\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"ModelList\":{\"type\":\"object\",\"required\":[\"data\",\"active_id\",\"next\"],"
+    " \"properties\":{\"data\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Model\"}},"
+    " \"active_id\":{\"type\":\"string\"},\"next\":{\"type\":\"null\"}}},"
+    "\"PredictInput\":{\"type\":\"object\",\"required\":[\"text\"],\"additionalProperties\":false,"
+    " \"properties\":{\"text\":{\"type\":\"string\",\"maxLength\":100000}}},"
+    "\"Prediction\":{\"type\":\"object\",\"required\":[\"model_id\",\"model_version\",\"label\","
+    " \"probabilities\",\"sentiment\"],\"properties\":{\"model_id\":{\"type\":\"string\"},"
+    " \"model_version\":{\"type\":\"integer\"},\"label\":{\"type\":\"string\"},"
+    " \"probabilities\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"number\"}},"
+    " \"sentiment\":{\"type\":[\"number\",\"null\"],\"minimum\":-1,\"maximum\":1}}},"
+    "\"Tags\":{\"type\":\"object\",\"required\":[\"object\",\"object_type\",\"object_id\",\"customer_id\","
+    " \"dictionary_version\",\"intents\",\"sentiment\",\"signal_at\",\"tagged_at\"],"
+    " \"properties\":{\"object\":{\"const\":\"tags\"},\"object_type\":{\"enum\":[\"activity\",\"ticket\"]},"
+    " \"object_id\":{\"type\":\"string\"},\"customer_id\":{\"type\":[\"string\",\"null\"]},"
+    " \"dictionary_version\":{\"type\":[\"integer\",\"null\"]},\"intents\":{\"type\":\"array\","
+    " \"items\":{\"$ref\":\"#/components/schemas/IntentScore\"}},"
+    " \"sentiment\":{\"$ref\":\"#/components/schemas/TextSentiment\"},"
+    " \"signal_at\":{\"type\":[\"string\",\"null\"]},\"tagged_at\":{\"type\":[\"string\",\"null\"]}}},"
+    "\"CustomerIntents\":{\"type\":\"object\",\"required\":[\"object\",\"customer_id\",\"half_life_days\","
+    " \"at\",\"intents\",\"sentiment\"],\"properties\":{\"object\":{\"const\":\"customer_intents\"},"
+    " \"customer_id\":{\"type\":\"string\"},\"half_life_days\":{\"type\":\"integer\"},"
+    " \"at\":{\"type\":\"string\"},\"intents\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+    " \"required\":[\"intent\",\"score\",\"last_at\",\"signals\"],"
+    " \"properties\":{\"intent\":{\"type\":\"string\"},\"score\":{\"type\":\"number\",\"minimum\":0},"
+    " \"last_at\":{\"type\":\"string\"},\"signals\":{\"type\":\"integer\",\"minimum\":1}}}},"
+    " \"sentiment\":{\"type\":[\"object\",\"null\"],\"required\":[\"average\",\"weight\",\"last_at\","
+    " \"signals\"],\"properties\":{\"average\":{\"type\":\"number\",\"minimum\":-1,\"maximum\":1},"
+    " \"weight\":{\"type\":\"number\"},\"last_at\":{\"type\":\"string\"},"
+    " \"signals\":{\"type\":\"integer\"}}}}}}";
 
 /* Paths that are not generic object CRUD: method, path, summary, response schema, code. */
 static const struct {
@@ -559,6 +649,19 @@ static const struct {
     {"get", "/api/v1/rules", "rules that made suggestions, with status and counts", "RuleList", "200", false, NULL, NULL},
     {"post", "/api/v1/rules/retire", "retire a rule (named in the body): it makes no more suggestions", "Rule", "200", false, "RetireInput", NULL},
     {"get", "/api/v1/kpis/decision-chain", "days from engagement to decision of won and lost deals (?group=quarter|month|owner|product, ?from=, ?to=, ?compare=2017Q1,2017Q2 or suggestions)", "DecisionChain", "200", false, NULL, NULL},
+    {"post", "/api/v1/intents/dictionaries", "upload a term table (CSV intent,term,weight,lang; UTF-8 with or without BOM, or GB18030) as the body or multipart field 'file': the next version, active unless ?activate=false; the load report lists rejected rows", "IntentDictionary", "201", false, NULL, NULL},
+    {"get", "/api/v1/intents/dictionaries", "dictionary versions, newest first, and the built-in one (version 0)", "IntentDictionaryList", "200", false, NULL, NULL},
+    {"get", "/api/v1/intents/dictionaries/{version}", "a dictionary version (0: the built-in one) with its load report and terms per intent", "IntentDictionary", "200", false, NULL, NULL},
+    {"post", "/api/v1/intents/dictionaries/{version}/activate", "make a version (0: the built-in one) the tenant's dictionary", "IntentDictionary", "200", false, NULL, NULL},
+    {"post", "/api/v1/intents/test", "tag a text: intents with their evidence and sentiment, with the active (or the named) dictionary version", "IntentTest", "200", false, "IntentTestInput", NULL},
+    {"post", "/api/v1/models", "train a model from a labelled CSV (text,label; multipart: file + options JSON): a background job (GET /api/v1/jobs/{id} for progress)", "Model", "202", false, NULL, NULL},
+    {"get", "/api/v1/models", "models, newest first, and the built-in sentiment model (id default)", "ModelList", "200", false, NULL, NULL},
+    {"get", "/api/v1/models/{id}", "a model with its held-out report (accuracy, per-label precision, recall, F1, confusion matrix)", "Model", "200", false, NULL, NULL},
+    {"post", "/api/v1/models/{id}/activate", "make a sentiment model (or default) the one that scores the tenant's texts", "Model", "200", false, NULL, NULL},
+    {"post", "/api/v1/models/{id}/predict", "a model's label, probabilities and sentiment for a text", "Prediction", "200", false, "PredictInput", NULL},
+    {"get", "/api/v1/activities/{id}/tags", "an activity's intents (with evidence) and sentiment, tagged when it was written", "Tags", "200", false, NULL, NULL},
+    {"get", "/api/v1/tickets/{id}/tags", "a ticket's intents (with evidence) and sentiment, tagged when it was written", "Tags", "200", false, NULL, NULL},
+    {"get", "/api/v1/customers/{id}/intents", "a customer's intent profile: decaying scores per intent and sentiment average", "CustomerIntents", "200", false, NULL, NULL},
 };
 
 /* The path parameters of a template: each {name} segment. */
@@ -627,6 +730,14 @@ static void build(void)
     json_decref(more);
     if (!(more = json_loads(sugg_schemas, 0, &je))) {
         log_error("openapi: suggestion schemas: %s at %d", je.text, je.position);
+        json_decref(schemas);
+        return;
+    }
+    json_object_update(schemas, more);
+    json_decref(more);
+    more = json_loads(intel_schemas, 0, &je);
+    if (!more) {
+        log_error("openapi: intel schemas: %s at %d", je.text, je.position);
         json_decref(schemas);
         return;
     }

@@ -26,7 +26,8 @@ static const struct pack_perm_object *find_object(const char *name, size_t n)
  * too, since a script may pass it around. */
 static const char *const free_functions[] = {
     "log", "now", "null", "reject", "settings", "event", "json", "json.encode",
-    "json.decode", "text", "text.fold", "text.contains", "text.length", NULL
+    "json.decode", "text", "text.fold", "text.contains", "text.length", "intents",
+    "intents.match", "sentiment", NULL
 };
 
 /* Host functions outside the per-object families, with what they need. */
@@ -41,6 +42,8 @@ static const struct {
     {"http.post", "http"},
     {"http.put", "http"},
     {"email.send", "email:send"},
+    {"intents.profile", "customers:read"},
+    {"tags.get", "activities:read|tickets:read"},    /* the one the id's record needs */
     {NULL, NULL},
 };
 
@@ -154,6 +157,12 @@ int pack_perm_for(const char *func, char *out, size_t outsz)
 
 bool pack_perm_has(json_t *declared, const char *perm)
 {
+    const char *bar = strchr(perm, '|');
+    if (bar) {                  /* "a|b": either will do */
+        char first[128];
+        snprintf(first, sizeof first, "%.*s", (int)(bar - perm), perm);
+        return pack_perm_has(declared, first) || pack_perm_has(declared, bar + 1);
+    }
     size_t i;
     json_t *v;
     json_array_foreach(declared, i, v) {

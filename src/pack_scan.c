@@ -684,7 +684,7 @@ static void mark_exits(struct parser *p)
 static bool host_table(const char *name)
 {
     static const char *const probes[] = {"get", "add", "request", "send", "encode", "fold",
-                                         NULL};
+                                         "match", NULL};
     char fn[HOST_PATH * 2], perm[128];
     for (int i = 0; probes[i]; i++) {
         snprintf(fn, sizeof fn, "%s.%s", name, probes[i]);
@@ -699,7 +699,8 @@ static void host_members(const char *table, char *out, size_t outsz)
 {
     static const char *const verbs[] = {"get", "find", "count", "create", "update", "delete",
                                         "add", "request", "send", "post", "put", "encode",
-                                        "decode", "fold", "contains", "length", NULL};
+                                        "decode", "fold", "contains", "length", "match",
+                                        "profile", NULL};
     char fn[HOST_PATH * 2], perm[128];
     size_t o = 0;
     out[0] = '\0';

@@ -7,6 +7,7 @@
  *   api_jobs.c     CSV imports, jobs, exports
  *   api_packs.c    workflow packs, replays, run log, deliveries, outbound queue
  *   api_sugg.c     suggestion outcomes, review audit, rules, decision-chain KPI
+ *   api_intel.c    intent dictionaries, models, tags, customer intent profiles
  *   openapi.c      the OpenAPI document
  *   static.c       the browser UI's files
  * Handlers take the request and reply through http.h; they own nothing
@@ -80,6 +81,19 @@ void api_review_verdict(struct req *r);
 void api_rules_list(struct req *r);
 void api_rule_retire(struct req *r);
 void api_kpi_decision_chain(struct req *r);
+void api_dict_upload(struct req *r);
+void api_dicts_list(struct req *r);
+void api_dict_get(struct req *r);
+void api_dict_activate(struct req *r);
+void api_intents_test(struct req *r);
+void api_model_create(struct req *r);
+void api_models_list(struct req *r);
+void api_model_get(struct req *r);
+void api_model_activate(struct req *r);
+void api_model_predict(struct req *r);
+void api_activity_tags(struct req *r);
+void api_ticket_tags(struct req *r);
+void api_customer_intents(struct req *r);
 
 void api_openapi(struct req *r);
 void api_static(struct req *r);

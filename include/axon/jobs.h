@@ -1,5 +1,5 @@
 /*
- * jobs.h - durable background jobs (CSV imports now; exports and outbound
+ * jobs.h - durable background jobs (CSV imports, model training; exports and outbound
  * calls later). A job is a row in `jobs`; a worker thread in the server
  * picks queued jobs, and jobs left 'running' by a crash are resumed at
  * start. Progress (total, done, failed) is written as the job goes, so

@@ -18,6 +18,10 @@
  *   axon.approvals.request{title=…, …}       approval, pending
  *   axon.http.get/post/put(url, …)           queued outbound call
  *   axon.email.send{to=…, subject=…, body=…} queued e-mail
+ *   axon.intents.match(text)                 intents with evidence, dictionary version
+ *   axon.intents.profile(customer_id)        decaying intent profile or nil
+ *   axon.sentiment(text)                     number in [-1, 1]
+ *   axon.tags.get(id)                        an activity's or ticket's tags or nil
  *   axon.log(…), axon.now(), axon.json.*, axon.text.*, axon.null,
  *   axon.reject(message [, field]), axon.settings
  *

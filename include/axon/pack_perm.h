@@ -16,8 +16,12 @@
  * <object> is one of pack_perm_objects. Notes and tasks are activities
  * (axon.notes.add, axon.tasks.add need activities:write); axon.suggest
  * needs suggestions:write and axon.approvals.request approvals:write.
+ * axon.intents.profile needs customers:read; axon.tags.get needs
+ * activities:read or tickets:read, whichever the id's record is (written
+ * "activities:read|tickets:read": pack_perm_has accepts either).
  * axon.log, axon.now, axon.json.*, axon.text.*, axon.null, axon.reject,
- * axon.event and axon.settings need nothing. URL prefixes compare exactly
+ * axon.intents.match, axon.sentiment, axon.event and axon.settings need
+ * nothing. URL prefixes compare exactly
  * and must end in '/', so a prefix never admits a look-alike host.
  */
 #ifndef AXON_PACK_PERM_H
@@ -46,7 +50,8 @@ bool pack_perm_valid(const char *perm, char *why, size_t whysz);
  * permission, -1 when there is no such host function. */
 int pack_perm_for(const char *func, char *out, size_t outsz);
 
-/* Does the declared permission list (JSON array of strings) hold `perm`? */
+/* Does the declared permission list (JSON array of strings) hold `perm`
+ * (or, for "a|b", one of the two)? */
 bool pack_perm_has(json_t *declared, const char *perm);
 
 /* Is `url` under one of the declared http:<prefix> permissions? */

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import ROOT, Api, unique
+from intel_helpers import tiny_model
 from pack_helpers import manifest, upload, zip_pack
 from helpers import (OBJECTS, assert_problem, body_for, get_json, make, patch_for, raw_http,
                      read_response, session_from)
@@ -109,6 +110,7 @@ def test_hostile_bodies_on_every_json_endpoint(server, alpha):
     pack = upload(alpha, zip_pack({"pack.lua": manifest(unique("hostile"), "1.0.0")}))
     ids["packs"] = pack["pack_id"]
     ids["reviews"] = "rev_00000000000000000000"   # bodies are read before the review is looked up
+    ids["models"] = tiny_model(alpha)["id"]
     attacks = [b'{"a":', deep(100), b'{"a":1,"a":2}', b'{"a":"\\u0000"}', b'{"a":"\xff"}',
                b'{"a":"\\ud800"}', b'{"a":1e400}', b'{"a":99999999999999999999999}']
     checked = 0

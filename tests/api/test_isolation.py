@@ -13,6 +13,7 @@ from conftest import Api, Server, new_tenant, unique
 from pack_helpers import deliveries, manifest, publish, upload, wait_for, zip_pack
 from helpers import (OBJECTS, PREFIX, add_key, add_user, assert_problem, body_for, get_json,
                      make, missing_id, patch_for)
+from intel_helpers import dictionary_csv, tiny_model, upload_dictionary
 
 # Endpoints colleagues are still writing answer 500 "not yet"; their cases
 # skip until the real handlers land.
@@ -71,6 +72,8 @@ def world(server, alpha, beta, pending):
             server.cli("import", "--tenant", "alpha", "--object", "units", "--file", csv, check=False)
             jobs = get_json(alpha, "/api/v1/jobs")["data"]
         a["job"] = jobs[0] if jobs else None
+    a["model"] = tiny_model(alpha)
+    a["dict_version"] = alpha_dictionary_beta_lacks(alpha, beta)
     b = {obj: make(beta, obj, {}) for obj in ("customers", "deals", "users", "units")}
     versions = {obj: get_json(alpha, f"/api/v1/{obj}/{a[obj]['id']}")["version"] for obj in OBJECTS}
     return {"a": a, "b": b, "word": word, "versions": versions,
@@ -97,6 +100,15 @@ def review_in(alpha):
     r = alpha.post("/api/v1/reviews/samples", {"month": month})
     assert r.status_code == 200, r.text
     return {"id": r.json()["review_ids"][0]}
+def alpha_dictionary_beta_lacks(alpha, beta):
+    """A dictionary version of alpha's with a number beta has no version
+    of (versions are numbered per tenant)."""
+    beta_max = max(d["version"] for d in get_json(beta, "/api/v1/intents/dictionaries")["data"])
+    while True:
+        d = upload_dictionary(alpha, dictionary_csv([("urgency", unique("急"), 1, "zh")]),
+                              query="?activate=false")
+        if d["version"] > beta_max:
+            return d["version"]
 
 
 def alpha_ids(world):
@@ -114,13 +126,18 @@ def id_for(world, path):
         return a["delivery"], "dlv"
     if path == "/api/v1/reviews/{id}":
         return a["review"]["id"], "rev"
+    if path.startswith("/api/v1/models/{id}"):
+        return a["model"]["id"], "mdl"
+    if path.startswith("/api/v1/intents/dictionaries/{version}"):
+        return str(a["dict_version"]), None
     m = re.fullmatch(r"/api/v1/([a-z_-]+)/\{id\}(/[a-z]+)?", path)
     if not m:
         return None
     obj, sub = m.group(1), m.group(2)
     if obj in OBJECTS and sub in (None, "/history") or (obj, sub) in (
             ("customers", "/timeline"), ("deals", "/stages"), ("users", "/password"),
-            ("suggestions", "/accept"), ("suggestions", "/dismiss"), ("suggestions", "/complete")):
+            ("suggestions", "/accept"), ("suggestions", "/dismiss"), ("suggestions", "/complete"),
+            ("activities", "/tags"), ("tickets", "/tags"), ("customers", "/intents")):
         return a[obj]["id"], PREFIX[obj]
     if obj == "api-keys" and sub is None:
         return a["key"]["id"], "key"
@@ -149,6 +166,8 @@ def request_body(path, method):
         return {"reason": "beta was here"}
     if path == "/api/v1/reviews/{id}":
         return {"shortened": True, "reason": "beta was here"}
+    if path.endswith("/predict"):
+        return {"text": "beta was here"}
     return None
 
 
@@ -157,7 +176,7 @@ def check_id_paths(server, beta, world, fam):
     id and with a missing one; returns the cases checked."""
     checked, failures = [], []
     for path, item in server.openapi.doc["paths"].items():
-        if "{id}" not in path or family(path) != fam:
+        if ("{id}" not in path and "/dictionaries/{version}" not in path) or family(path) != fam:
             continue
         for method in item:
             method = method.upper()
@@ -171,8 +190,11 @@ def check_id_paths(server, beta, world, fam):
             url = path.replace("{version}", "1.0.0")
             if url.endswith("/file"):
                 url += "?path=pack.lua"
+            if "/dictionaries/" in path:    # numbered per tenant
+                url = path.replace("{version}", "{id}")
             theirs = beta.request(method, url.replace("{id}", alpha_id), json_body=body)
-            missing = beta.request(method, url.replace("{id}", missing_id(prefix)), json_body=body)
+            missing = beta.request(method, url.replace("{id}", missing_id(prefix) if prefix
+                                                       else "999999999"), json_body=body)
             got, want = summary(theirs), summary(missing)
             if got != want or theirs.status_code != 404:
                 failures.append(f"{method} {path}: alpha's id -> {got}, a missing id -> {want}")
@@ -195,7 +217,8 @@ def check_lists(server, beta, world, fam):
     word = world["word"]
     checked = []
     for path, item in server.openapi.doc["paths"].items():
-        if "get" not in item or "{id}" in path or path in ("/healthz", "/api/v1/openapi.json"):
+        if "get" not in item or "{id}" in path or "{version}" in path or \
+                path in ("/healthz", "/api/v1/openapi.json"):
             continue
         if family(path) != fam:
             continue

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from conftest import Api, unique
+from intel_helpers import tiny_model
 from pack_helpers import manifest, upload, zip_pack
 from helpers import (OBJECTS, ROLES, add_key, add_user, assert_problem, body_for, get_json,
                      make, patch_for, sign_in)
@@ -73,6 +74,20 @@ SPECIAL = {
     ("GET", "/api/v1/rules"): LEADS,
     ("POST", "/api/v1/rules/retire"): ADMIN,
     ("GET", "/api/v1/kpis/decision-chain"): ALL,
+    ("GET", "/api/v1/intents/dictionaries"): LEADS,
+    ("GET", "/api/v1/intents/dictionaries/{version}"): LEADS,
+    ("GET", "/api/v1/models"): LEADS,
+    ("GET", "/api/v1/models/{id}"): LEADS,
+    ("GET", "/api/v1/activities/{id}/tags"): ALL,
+    ("GET", "/api/v1/tickets/{id}/tags"): ALL,
+    ("GET", "/api/v1/customers/{id}/intents"): ALL,
+    # uploads, activations and texts to tag: test_intel.test_uploads_and_activations_are_admin_only
+    ("POST", "/api/v1/intents/dictionaries"): None,
+    ("POST", "/api/v1/intents/dictionaries/{version}/activate"): None,
+    ("POST", "/api/v1/intents/test"): None,
+    ("POST", "/api/v1/models"): None,
+    ("POST", "/api/v1/models/{id}/activate"): None,
+    ("POST", "/api/v1/models/{id}/predict"): None,
 }
 SCOPES = {"read": "read_only", "read write": "manager", "read write admin": "admin"}
 
@@ -112,6 +127,7 @@ def shared(alpha):
         recs[obj] = make(alpha, obj, recs)
     pack = upload(alpha, zip_pack({"pack.lua": manifest(unique("roles"), "1.0.0")}))
     recs["packs"] = {"id": pack["pack_id"]}
+    recs["models"] = tiny_model(alpha)
     return recs
 
 
@@ -164,7 +180,7 @@ def call(api, admin, shared, method, path):
     obj = m.group(1) if m else path.split("/")[3]
     if method == "GET":
         url = path.replace("{id}", shared[obj]["id"] if obj in shared else "x")
-        url = url.replace("{version}", "1.0.0")
+        url = url.replace("{version}", "0" if obj == "intents" else "1.0.0")
         url = url.replace("{object}", "customers")
         if path == "/api/v1/search":
             url += "?q=hello"

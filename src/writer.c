@@ -1,6 +1,7 @@
 /* writer.c - one thread, one connection, group commit. */
 #include "axon/writer.h"
 
+#include "axon/checkpoint.h"
 #include "axon/log.h"
 
 #include <pthread.h>
@@ -112,7 +113,13 @@ int writer_start(const char *db_path, int batch_max, struct ax_err *err)
         return -1;
     W.batch_max = batch_max > 0 ? batch_max : 256;
     W.stop = 0;
+    if (ckpt_start(W.db, db_path, err)) {
+        db_close(W.db);
+        W.db = NULL;
+        return -1;
+    }
     if (pthread_create(&W.thread, NULL, writer_main, NULL)) {
+        ckpt_stop();
         db_close(W.db);
         W.db = NULL;
         return ax_fail(err, AX_EINTERNAL, "cannot start the writer thread");
@@ -130,6 +137,11 @@ void writer_stop(void)
     pthread_cond_signal(&W.wake);
     pthread_mutex_unlock(&W.lock);
     pthread_join(W.thread, NULL);
+    ckpt_stop();
+    long long runs, pages, frames;
+    ckpt_stats(&runs, &pages, &frames);
+    log_info("writer: %lld writes in %lld commits, %lld WAL pages; %lld checkpoints "
+             "copied %lld", W.ops, W.batches, frames, runs, pages);
     db_close(W.db);
     W.db = NULL;
     W.running = 0;

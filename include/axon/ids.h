@@ -11,6 +11,7 @@
 
 #define ID_MAX 40       /* buffer size that fits any id and its NUL */
 #define ID_RANDOM_LEN 20
+#define ID_TIME_LEN 9   /* of which: creation time, ms (45 bits) */
 
 void id_new(const char *prefix, char out[ID_MAX]);
 

@@ -25,7 +25,7 @@
 #define MAX_TARGETS 256
 #define MAX_COLS 256
 #define MAX_PER_COL 8
-#define BATCH_ROWS 500
+#define BATCH_ROWS 2000         /* or BATCH_SECONDS, whichever comes first */
 #define BATCH_SECONDS 0.25      /* keep other writers' waits short */
 #define MAX_ROW_ERRORS 8
 #define MAX_JOB_ERRORS 100000

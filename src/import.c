@@ -42,6 +42,7 @@ struct target {
     const struct field_def *lookup;     /* REF: its natural-key field */
     bool normalised, create_missing, self;
     json_t *cache;                      /* REF: lookup key -> id (owned by plan->caches) */
+    json_t *raw_cache;                  /* REF: value as written -> id (normalised only) */
     char name[128];                     /* as written in the options */
 };
 
@@ -204,10 +205,10 @@ static int parse_attr_target(struct db *d, const struct ax_ctx *c, struct import
     return 0;
 }
 
-static json_t *cache_for(struct import_plan *p, const struct target *t)
+static json_t *cache_for(struct import_plan *p, const struct target *t, const char *kind)
 {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", t->ref_def->name, t->lookup->name);
+    snprintf(key, sizeof key, "%s.%s%s", t->ref_def->name, t->lookup->name, kind);
     json_t *c = json_object_get(p->caches, key);
     if (!c) {
         c = json_object();
@@ -241,7 +242,9 @@ static int parse_ref_target(struct import_plan *p, struct target *t, const char 
     t->lookup = lf;
     t->normalised = normalised_object(rd);
     t->self = rd == p->def;
-    t->cache = cache_for(p, t);
+    t->cache = cache_for(p, t, "");
+    /* The same few names on every row: skip normalising them each time. */
+    t->raw_cache = t->normalised ? cache_for(p, t, " as written") : NULL;
     p->has_self_ref |= t->self;
     return 0;
 }
@@ -1076,6 +1079,11 @@ static int create_ref(struct db *d, struct import_job *ij, const struct target *
 static int resolve(struct db *d, struct import_job *ij, const struct target *t,
                    const char *value, char id[ID_MAX], struct ax_err *e)
 {
+    json_t *raw = t->raw_cache ? json_object_get(t->raw_cache, value) : NULL;
+    if (raw) {
+        snprintf(id, ID_MAX, "%s", json_string_value(raw));
+        return 1;
+    }
     char *nkey = t->normalised ? text_key(value, strlen(value)) : NULL;
     const char *key = t->normalised ? nkey : value;
     if (!key || !*key) {
@@ -1094,6 +1102,8 @@ static int resolve(struct db *d, struct import_job *ij, const struct target *t,
         if (found == 1)
             json_object_set_new(t->cache, key, json_string(id));
     }
+    if (found == 1 && t->raw_cache)
+        json_object_set_new(t->raw_cache, value, json_string(id));
     free(nkey);
     return found;
 }
@@ -1425,9 +1435,12 @@ static int next_row(struct import_job *ij, struct csvio_row *row, struct ax_err 
 /* Forget what the rolled-back rows looked up or created. */
 static void forget_refs(struct import_plan *p)
 {
-    for (int i = 0; i < p->ntargets; i++)
+    for (int i = 0; i < p->ntargets; i++) {
         if (p->targets[i].cache)
             json_object_clear(p->targets[i].cache);
+        if (p->targets[i].raw_cache)
+            json_object_clear(p->targets[i].raw_cache);
+    }
 }
 
 /* The batch so far failed in one savepoint: roll it back and write its

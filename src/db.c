@@ -255,6 +255,19 @@ void db_txn_undo(const struct db_txn_mark *m)
             txn_hooks[i]->undo(m ? m->at[i] : 0);
 }
 
+void db_txn_point(struct db *d, struct db_txn_point *p)
+{
+    p->changes = sqlite3_total_changes64(d->h);
+    db_txn_mark(&p->mark);
+}
+
+bool db_txn_moved(struct db *d, const struct db_txn_point *p)
+{
+    struct db_txn_point now;
+    db_txn_point(d, &now);
+    return now.changes != p->changes || memcmp(&now.mark, &p->mark, sizeof now.mark) != 0;
+}
+
 int db_savepoint(struct db *d, const char *name, struct db_txn_mark *m, struct ax_err *err)
 {
     char sql[64];

@@ -845,8 +845,8 @@ enum { OUT_FAILED, OUT_CREATED, OUT_UPDATED, OUT_UNCHANGED, OUT_REDO };
  * an import's instructions, callgrind). So a batch without self-references
  * runs in one savepoint, and a row that fails leaves nothing to undo when
  * it failed before its first write (validation, references, a unique key:
- * the failing statement undoes itself). A row that fails after writing
- * (rare: an object rule, storage) rolls the batch back, and the batch's
+ * the failing statement undoes itself; db_txn_moved). A row that fails
+ * after writing (rare: an object rule, storage) rolls the batch back, and the batch's
  * rows are written again from these copies, each in its own savepoint. */
 
 struct stashed {
@@ -1262,7 +1262,8 @@ static int write_record(struct db *d, struct import_job *ij, json_t *rec, struct
         }
     }
     struct db_txn_mark mark;
-    sqlite3_int64 writes = sqlite3_total_changes64(db_handle(d));
+    struct db_txn_point before;
+    db_txn_point(d, &before);
     if (!ij->one_savepoint && db_savepoint(d, "imp_row", &mark, fatal))
         return -1;
     struct store_result res;
@@ -1272,7 +1273,7 @@ static int write_record(struct db *d, struct import_job *ij, json_t *rec, struct
     store_result_free(&res);
     if (!ij->one_savepoint && db_savepoint_end(d, "imp_row", &mark, rc != 0, fatal))
         return -1;
-    if (rc && ij->one_savepoint && sqlite3_total_changes64(db_handle(d)) != writes)
+    if (rc && ij->one_savepoint && db_txn_moved(d, &before))
         return OUT_REDO;
     if (rc && e.code == AX_EUNAVAIL) {
         *fatal = e;

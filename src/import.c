@@ -1456,9 +1456,12 @@ static int redo_batch(struct db *d, struct import_job *ij, const struct db_txn_m
     ij->errors_kept = errors_kept;
     memset(&ij->delta, 0, sizeof ij->delta);
     struct csvio_row row;
-    for (size_t i = 0; i < ij->stash->n; i++)
+    for (size_t i = 0; i < ij->stash->n; i++) {
         if (stash_row(ij->stash, i, &row, err) || import_row(d, ij, &row, err))
             return -1;
+        if (sqlite3_get_autocommit(db_handle(d)))
+            return ax_fail(err, AX_EUNAVAIL, "the import's transaction was rolled back");
+    }
     return 0;
 }
 
@@ -1498,6 +1501,10 @@ static int run_batch(struct db *d, void *arg, struct ax_err *err)
         }
         if (rc)
             return -1;
+        /* SQLite ended the transaction itself (I/O, full disk): stop here,
+         * before the next rows' statements commit one by one. */
+        if (sqlite3_get_autocommit(db_handle(d)))
+            return ax_fail(err, AX_EUNAVAIL, "the import's transaction was rolled back");
         if ((n & 63) == 63 && time_mono() > until)
             break;
     }

@@ -34,6 +34,11 @@ static int run_in_savepoint(struct db *d, struct write_op *op)
     return op->rc;
 }
 
+/* SQLite rolls the whole transaction back itself after some errors (I/O,
+ * full disk, out of memory); statements after that would each commit on
+ * their own. */
+static bool txn_lost(struct db *d) { return sqlite3_get_autocommit(db_handle(d)) != 0; }
+
 /* Without a savepoint: a savepoint per operation makes SQLite copy every
  * page the operation touches (measured: ~15% of an import's instructions).
  * An operation that fails before its first write left nothing to undo; one
@@ -47,7 +52,7 @@ static int run_bare(struct db *d, struct write_op *op)
     op->rc = op->run(d, op->arg, &op->err);
     if (op->rc && op->err.code == AX_OK)
         ax_fail(&op->err, AX_EINTERNAL, "write failed");
-    return op->rc && db_txn_moved(d, &before);
+    return op->rc && (db_txn_moved(d, &before) || txn_lost(d));
 }
 
 static bool all_rerunnable(const struct write_op *batch)
@@ -72,8 +77,11 @@ static int run_ops(struct write_op *batch, struct ax_err *err)
         if (db_begin(W.db, err))
             return -1;
     }
-    for (struct write_op *op = batch; op; op = op->next)
+    for (struct write_op *op = batch; op; op = op->next) {
         run_in_savepoint(W.db, op);
+        if (txn_lost(W.db))
+            return ax_fail(err, AX_EUNAVAIL, "the write could not be committed; try again");
+    }
     return 0;
 }
 

@@ -81,7 +81,7 @@ static void *ckpt_main(void *unused)
 int ckpt_start(struct db *writer, const char *path, struct ax_err *err)
 {
     if (C.running)
-        return 0;
+        return 1;
     C.own = db_open(path, 0, err);
     if (!C.own)
         return -1;

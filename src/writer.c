@@ -165,7 +165,7 @@ int writer_start(const char *db_path, int batch_max, struct ax_err *err)
         return -1;
     W.batch_max = batch_max > 0 ? batch_max : 256;
     W.stop = 0;
-    if (ckpt_start(W.db, db_path, err)) {
+    if (ckpt_start(W.db, db_path, err) < 0) {
         db_close(W.db);
         W.db = NULL;
         return -1;

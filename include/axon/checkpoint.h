@@ -29,7 +29,9 @@
 /* WAL pages after which the writer checkpoints itself. */
 #define CKPT_WRITER_PAGES 64000
 
-/* Take over checkpoints of `writer` (a connection to `path`). */
+/* Take over checkpoints of `writer` (a connection to `path`): 0, or 1 when
+ * a checkpointer already runs in this process (then leave it alone: do not
+ * call ckpt_stop), -1 + err when the thread cannot start. */
 int ckpt_start(struct db *writer, const char *path, struct ax_err *err);
 /* Stop the thread after a last checkpoint; `writer` checkpoints itself again. */
 void ckpt_stop(void);

@@ -554,7 +554,8 @@ static void write_object(struct req *r, enum write_kind kind)
     }
     w->input = input;
     w->if_version = if_version;
-    http_write(r, run_write, w, obj_write_free);
+    /* run_write only reads, writes and replies: it may run twice. */
+    http_write_rerunnable(r, run_write, w, obj_write_free);
 }
 
 void api_create(struct req *r) { write_object(r, W_CREATE); }

@@ -2,6 +2,7 @@
 #include "axon/audit.h"
 
 #include "axon/jx.h"
+#include "axon/sha256.h"
 #include "axon/timefmt.h"
 
 #include <sodium.h>
@@ -31,11 +32,10 @@ static int content_text(struct buf *b, int64_t seq, const char *at, const char *
 static void chain(const unsigned char prev[HASH_LEN], const unsigned char content[HASH_LEN],
                   unsigned char out[HASH_LEN])
 {
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, prev, HASH_LEN);
-    crypto_hash_sha256_update(&st, content, HASH_LEN);
-    crypto_hash_sha256_final(&st, out);
+    unsigned char both[2 * HASH_LEN];
+    memcpy(both, prev, HASH_LEN);
+    memcpy(both + HASH_LEN, content, HASH_LEN);
+    sha256(both, sizeof both, out);
 }
 
 /* The chain's head (last seq and hash) of one tenant, remembered for the
@@ -109,7 +109,7 @@ int audit_append(struct db *d, const struct ax_ctx *c, const char *object,
         buf_free(&text);
         return ax_fail(err, AX_EINTERNAL, "audit record too large");
     }
-    crypto_hash_sha256(content, (const unsigned char *)text.data, text.len);
+    sha256(text.data, text.len, content);
     buf_free(&text);
     chain(prev, content, hash);
 
@@ -201,8 +201,7 @@ int audit_verify(struct db *d, int64_t tenant, struct buf *out, struct ax_err *e
             content_text(&text, seq, nz(col(st, 1)), nz(col(st, 2)), col(st, 3), col(st, 4),
                          nz(col(st, 5)), col(st, 6), nz(col(st, 7)), nz(col(st, 8)),
                          nz(col(st, 9)), nz(col(st, 10)));
-            crypto_hash_sha256(content, (const unsigned char *)(text.data ? text.data : ""),
-                               text.len);
+            sha256(text.data ? text.data : "", text.len, content);
             if (sodium_memcmp(content, stored_content, HASH_LEN) != 0) {
                 broken = "content does not match its hash";
                 broken_seq = seq;

@@ -44,7 +44,8 @@ static int grow(struct buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
-    size_t ncap = b->cap ? b->cap : 256;
+    /* 1 KiB first: a stored document or an audit row fits without a realloc. */
+    size_t ncap = b->cap ? b->cap : 1024;
     while (ncap < need)
         ncap *= 2;
     if (ncap > b->max + 1)
@@ -59,7 +60,7 @@ static int grow(struct buf *b, size_t extra)
 
 int buf_add(struct buf *b, const void *p, size_t n)
 {
-    if (grow(b, n))
+    if (b->len + n >= b->cap && grow(b, n))
         return -1;
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -70,7 +71,14 @@ int buf_add(struct buf *b, const void *p, size_t n)
 
 int buf_adds(struct buf *b, const char *s) { return buf_add(b, s, strlen(s)); }
 
-int buf_addc(struct buf *b, char c) { return buf_add(b, &c, 1); }
+int buf_addc(struct buf *b, char c)
+{
+    if (b->len + 1 >= b->cap && grow(b, 1))
+        return -1;
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+    return 0;
+}
 
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {

@@ -2,6 +2,8 @@
  * job code as the server's imports, run in this process. */
 #include "axon/cli.h"
 
+#include "axon/checkpoint.h"
+#include "axon/config.h"
 #include "axon/import.h"
 #include "axon/jobs.h"
 #include "axon/jx.h"
@@ -154,7 +156,14 @@ static int import_file(struct db *d, const struct ax_ctx *c, const char *file, j
     }
     job.resumed = false;     /* 'running' because this process runs it */
     struct bar b = {label, isatty(STDERR_FILENO) == 1, -1};
+    /* Checkpoints on a thread of their own, as in the server: the copy
+     * and fsyncs overlap the import instead of stalling it. */
+    struct ax_err ce;
+    ax_err_clear(&ce);
+    bool ckpt = ckpt_start(d, axon_config.db_path, &ce) == 0;
     import_run(d, &job, NULL, progress_bar, &b);
+    if (ckpt)
+        ckpt_stop();
     jobs_free(&job);
     if (b.tty)
         fputc('\n', stderr);

@@ -139,14 +139,21 @@ struct db *db_thread(struct ax_err *err)
     return d;
 }
 
+/* Eight bytes at a time: statements are hundreds of bytes long and looked
+ * up several times per write. */
 static uint64_t hash_sql(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ULL;
+    size_t n = strlen(s);
+    uint64_t h = 1469598103934665603ULL ^ n;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
     }
-    return h;
+    for (; n; s++, n--)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h ^ (h >> 32);
 }
 
 sqlite3_stmt *db_prep(struct db *d, const char *sql, struct ax_err *err)
@@ -253,6 +260,19 @@ void db_txn_undo(const struct db_txn_mark *m)
     for (int i = 0; i < ntxn_hooks; i++)
         if (txn_hooks[i]->undo)
             txn_hooks[i]->undo(m ? m->at[i] : 0);
+}
+
+void db_txn_point(struct db *d, struct db_txn_point *p)
+{
+    p->changes = sqlite3_total_changes64(d->h);
+    db_txn_mark(&p->mark);
+}
+
+bool db_txn_moved(struct db *d, const struct db_txn_point *p)
+{
+    struct db_txn_point now;
+    db_txn_point(d, &now);
+    return now.changes != p->changes || memcmp(&now.mark, &p->mark, sizeof now.mark) != 0;
 }
 
 int db_savepoint(struct db *d, const char *name, struct db_txn_mark *m, struct ax_err *err)

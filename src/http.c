@@ -631,21 +631,42 @@ static void write_done(struct write_op *op)
     MHD_resume_connection(r->conn);
 }
 
+/* Forget the reply of an attempt whose batch was rolled back. */
+static void reply_reset(struct req *r)
+{
+    for (int i = r->write_nheaders; i < r->nheaders; i++) {
+        free(r->hname[i]);
+        free(r->hvalue[i]);
+    }
+    r->nheaders = r->write_nheaders;
+    free(r->resp);
+    r->resp = NULL;
+    r->resp_len = 0;
+    r->status = 0;
+    r->content_type = NULL;
+    r->replied = false;
+}
+
 static int write_trampoline(struct db *d, void *arg, struct ax_err *err)
 {
     struct req *r = arg;
+    if (r->replied)
+        reply_reset(r);
     int rc = r->write_run(d, r->write_arg, err);
     if (rc == 0 && !r->replied)
         http_reply_json(r, 204, "");
     return rc;
 }
 
-void http_write(struct req *r, write_fn run, void *arg, void (*arg_free)(void *))
+static void submit_write(struct req *r, write_fn run, void *arg, void (*arg_free)(void *),
+                         bool rerunnable)
 {
     r->write_run = run;
     r->write_arg = arg;
     r->write_arg_free = arg_free;
+    r->write_nheaders = r->nheaders;
     memset(&r->op, 0, sizeof r->op);
+    r->op.rerunnable = rerunnable;
     r->op.run = write_trampoline;
     r->op.done = write_done;
     r->op.arg = r;
@@ -656,6 +677,16 @@ void http_write(struct req *r, write_fn run, void *arg, void (*arg_free)(void *)
         r->state = ST_WRITTEN;
         MHD_resume_connection(r->conn);
     }
+}
+
+void http_write(struct req *r, write_fn run, void *arg, void (*arg_free)(void *))
+{
+    submit_write(r, run, arg, arg_free, false);
+}
+
+void http_write_rerunnable(struct req *r, write_fn run, void *arg, void (*arg_free)(void *))
+{
+    submit_write(r, run, arg, arg_free, true);
 }
 
 /* ---- queueing the reply ---- */

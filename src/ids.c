@@ -2,8 +2,10 @@
 #include "axon/ids.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz"; /* Crockford */
 
@@ -11,6 +13,14 @@ void id_new(const char *prefix, char out[ID_MAX])
 {
     unsigned char r[ID_RANDOM_LEN];
     randombytes_buf(r, sizeof r);
+    /* Milliseconds first, so new ids land at the end of the id indexes
+     * (one page per commit, not one random page per row); the rest stays
+     * random (55 bits), so ids of the same millisecond are not guessable. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    for (int i = 0; i < ID_TIME_LEN; i++)
+        r[i] = (unsigned char)(ms >> (5 * (ID_TIME_LEN - 1 - i)));
     int n = snprintf(out, ID_MAX, "%s_", prefix);
     for (int i = 0; i < ID_RANDOM_LEN && n < ID_MAX - 1; i++)
         out[n++] = b32[r[i] & 31];

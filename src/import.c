@@ -25,7 +25,7 @@
 #define MAX_TARGETS 256
 #define MAX_COLS 256
 #define MAX_PER_COL 8
-#define BATCH_ROWS 500
+#define BATCH_ROWS 2000         /* or BATCH_SECONDS, whichever comes first */
 #define BATCH_SECONDS 0.25      /* keep other writers' waits short */
 #define MAX_ROW_ERRORS 8
 #define MAX_JOB_ERRORS 100000
@@ -42,6 +42,7 @@ struct target {
     const struct field_def *lookup;     /* REF: its natural-key field */
     bool normalised, create_missing, self;
     json_t *cache;                      /* REF: lookup key -> id (owned by plan->caches) */
+    json_t *raw_cache;                  /* REF: value as written -> id (normalised only) */
     char name[128];                     /* as written in the options */
 };
 
@@ -204,10 +205,10 @@ static int parse_attr_target(struct db *d, const struct ax_ctx *c, struct import
     return 0;
 }
 
-static json_t *cache_for(struct import_plan *p, const struct target *t)
+static json_t *cache_for(struct import_plan *p, const struct target *t, const char *kind)
 {
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", t->ref_def->name, t->lookup->name);
+    snprintf(key, sizeof key, "%s.%s%s", t->ref_def->name, t->lookup->name, kind);
     json_t *c = json_object_get(p->caches, key);
     if (!c) {
         c = json_object();
@@ -241,7 +242,9 @@ static int parse_ref_target(struct import_plan *p, struct target *t, const char 
     t->lookup = lf;
     t->normalised = normalised_object(rd);
     t->self = rd == p->def;
-    t->cache = cache_for(p, t);
+    t->cache = cache_for(p, t, "");
+    /* The same few names on every row: skip normalising them each time. */
+    t->raw_cache = t->normalised ? cache_for(p, t, " as written") : NULL;
     p->has_self_ref |= t->self;
     return 0;
 }
@@ -834,7 +837,126 @@ static void row_err_from(const struct import_plan *p, struct row_errors *re,
 
 enum { APPLY_OK, APPLY_ERR, APPLY_DEFER, APPLY_FATAL };
 enum { BUILD_OK, BUILD_FAILED, BUILD_DEFER };
-enum { OUT_FAILED, OUT_CREATED, OUT_UPDATED, OUT_UNCHANGED };
+enum { OUT_FAILED, OUT_CREATED, OUT_UPDATED, OUT_UNCHANGED, OUT_REDO };
+
+/* ---- the batch's rows, kept ----
+ *
+ * A savepoint per row costs a copy of every page the row touches (15% of
+ * an import's instructions, callgrind). So a batch without self-references
+ * runs in one savepoint, and a row that fails leaves nothing to undo when
+ * it failed before its first write (validation, references, a unique key:
+ * the failing statement undoes itself; db_txn_moved). A row that fails
+ * after writing (rare: an object rule, storage) rolls the batch back, and the batch's
+ * rows are written again from these copies, each in its own savepoint. */
+
+struct stashed {
+    long long row;
+    int nfields, error_field;
+    size_t first;                   /* index of its first field in offs/lens */
+    size_t error;                   /* offset of the error text + 1, 0 = none */
+};
+
+struct stash {
+    struct buf text;                /* fields and errors, NUL-terminated */
+    size_t *offs, *lens;
+    size_t nf, capf;
+    struct stashed *rows;
+    size_t n, cap;
+    char **ptrs;                    /* a row's field pointers, on replay */
+    size_t *rlens;
+    int capptrs;
+};
+
+static void stash_free(struct stash *st)
+{
+    if (!st)
+        return;
+    buf_free(&st->text);
+    free(st->offs);
+    free(st->lens);
+    free(st->rows);
+    free(st->ptrs);
+    free(st->rlens);
+    free(st);
+}
+
+static void stash_reset(struct stash *st)
+{
+    buf_reset(&st->text);
+    st->nf = st->n = 0;
+}
+
+static bool grow_array(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t ncap = *cap ? *cap * 2 : 256;
+    while (ncap < need)
+        ncap *= 2;
+    void *q = realloc(*p, ncap * size);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = ncap;
+    return true;
+}
+
+static int stash_add(struct stash *st, const struct csvio_row *row, struct ax_err *err)
+{
+    size_t nf = row->error ? 0 : (size_t)row->nfields;
+    if (!grow_array((void **)&st->rows, &st->cap, st->n + 1, sizeof *st->rows))
+        return ax_fail(err, AX_EINTERNAL, "out of memory");
+    size_t capf = st->capf;
+    if (!grow_array((void **)&st->offs, &capf, st->nf + nf, sizeof *st->offs) ||
+        !grow_array((void **)&st->lens, &st->capf, st->nf + nf, sizeof *st->lens))
+        return ax_fail(err, AX_EINTERNAL, "out of memory");
+    struct stashed *r = &st->rows[st->n];
+    r->row = row->row;
+    r->nfields = (int)nf;
+    r->error_field = row->error_field;
+    r->first = st->nf;
+    r->error = 0;
+    if (row->error) {
+        r->error = st->text.len + 1;
+        if (buf_add(&st->text, row->error, strlen(row->error) + 1))
+            return ax_fail(err, AX_ETOOLARGE, "import batch too large");
+    }
+    for (size_t i = 0; i < nf; i++) {
+        st->offs[st->nf] = st->text.len;
+        st->lens[st->nf++] = row->lens[i];
+        if (buf_add(&st->text, row->fields[i], row->lens[i] + 1))
+            return ax_fail(err, AX_ETOOLARGE, "import batch too large");
+    }
+    st->n++;
+    return 0;
+}
+
+/* Row i of the stash, pointing into it (valid until the next stash_row). */
+static int stash_row(struct stash *st, size_t i, struct csvio_row *row, struct ax_err *err)
+{
+    const struct stashed *r = &st->rows[i];
+    if (r->nfields > st->capptrs) {
+        char **p = realloc(st->ptrs, (size_t)r->nfields * sizeof *p);
+        if (p)
+            st->ptrs = p;
+        size_t *l = p ? realloc(st->rlens, (size_t)r->nfields * sizeof *l) : NULL;
+        if (!l)
+            return ax_fail(err, AX_EINTERNAL, "out of memory");
+        st->rlens = l;
+        st->capptrs = r->nfields;
+    }
+    for (int k = 0; k < r->nfields; k++) {
+        st->ptrs[k] = st->text.data + st->offs[r->first + (size_t)k];
+        st->rlens[k] = st->lens[r->first + (size_t)k];
+    }
+    row->row = r->row;
+    row->nfields = r->nfields;
+    row->fields = st->ptrs;
+    row->lens = st->rlens;
+    row->error = r->error ? st->text.data + r->error - 1 : NULL;
+    row->error_field = r->error_field;
+    return 0;
+}
 
 struct import_job {
     struct import_plan *plan;
@@ -852,6 +974,8 @@ struct import_job {
     struct job_counts delta;
     int64_t errors_kept;
     struct import_progress prog;
+    bool one_savepoint;             /* this batch: no savepoint per row */
+    struct stash *stash;            /* the batch's rows, to write them again */
 };
 
 /* Set a field; reference lists collect ids instead. */
@@ -955,6 +1079,11 @@ static int create_ref(struct db *d, struct import_job *ij, const struct target *
 static int resolve(struct db *d, struct import_job *ij, const struct target *t,
                    const char *value, char id[ID_MAX], struct ax_err *e)
 {
+    json_t *raw = t->raw_cache ? json_object_get(t->raw_cache, value) : NULL;
+    if (raw) {
+        snprintf(id, ID_MAX, "%s", json_string_value(raw));
+        return 1;
+    }
     char *nkey = t->normalised ? text_key(value, strlen(value)) : NULL;
     const char *key = t->normalised ? nkey : value;
     if (!key || !*key) {
@@ -973,6 +1102,8 @@ static int resolve(struct db *d, struct import_job *ij, const struct target *t,
         if (found == 1)
             json_object_set_new(t->cache, key, json_string(id));
     }
+    if (found == 1 && t->raw_cache)
+        json_object_set_new(t->raw_cache, value, json_string(id));
     free(nkey);
     return found;
 }
@@ -1105,7 +1236,8 @@ static const char *column_name(const struct import_plan *p, int idx)
     return idx >= 0 ? json_string_value(json_array_get(p->header, (size_t)idx)) : NULL;
 }
 
-/* Upsert by the key, else create; each row in its own savepoint. */
+/* Upsert by the key, else create; in its own savepoint unless the batch
+ * has one (then OUT_REDO when it failed after writing). */
 static int write_record(struct db *d, struct import_job *ij, json_t *rec, struct row_errors *re,
                         struct ax_err *fatal)
 {
@@ -1130,15 +1262,19 @@ static int write_record(struct db *d, struct import_job *ij, json_t *rec, struct
         }
     }
     struct db_txn_mark mark;
-    if (db_savepoint(d, "imp_row", &mark, fatal))
+    struct db_txn_point before;
+    db_txn_point(d, &before);
+    if (!ij->one_savepoint && db_savepoint(d, "imp_row", &mark, fatal))
         return -1;
     struct store_result res;
     int rc = found ? store_update(d, &ij->ctx, p->def, id, rec, -1, &res, &e)
                    : store_create(d, &ij->ctx, p->def, rec, &res, &e);
     bool changed = res.changed;
     store_result_free(&res);
-    if (db_savepoint_end(d, "imp_row", &mark, rc != 0, fatal))
+    if (!ij->one_savepoint && db_savepoint_end(d, "imp_row", &mark, rc != 0, fatal))
         return -1;
+    if (rc && ij->one_savepoint && db_txn_moved(d, &before))
+        return OUT_REDO;
     if (rc && e.code == AX_EUNAVAIL) {
         *fatal = e;
         return -1;
@@ -1202,7 +1338,8 @@ static void count(struct import_job *ij, int outcome)
     ij->delta.updated += outcome == OUT_UPDATED;
 }
 
-/* One data row: -1 only for failures that must stop the job. */
+/* One data row: -1 only for failures that must stop the job, 1 when the
+ * batch must be written again row by row (OUT_REDO). */
 static int import_row(struct db *d, struct import_job *ij, const struct csvio_row *row,
                       struct ax_err *fatal)
 {
@@ -1220,6 +1357,8 @@ static int import_row(struct db *d, struct import_job *ij, const struct csvio_ro
         json_decref(rec);
         if (st < 0 || outcome < 0)
             return -1;
+        if (outcome == OUT_REDO)
+            return 1;
         if (st == BUILD_DEFER)
             return defer_row(ij, row->row, fatal);
         if (outcome != OUT_FAILED) {
@@ -1294,6 +1433,38 @@ static int next_row(struct import_job *ij, struct csvio_row *row, struct ax_err 
     }
 }
 
+/* Forget what the rolled-back rows looked up or created. */
+static void forget_refs(struct import_plan *p)
+{
+    for (int i = 0; i < p->ntargets; i++) {
+        if (p->targets[i].cache)
+            json_object_clear(p->targets[i].cache);
+        if (p->targets[i].raw_cache)
+            json_object_clear(p->targets[i].raw_cache);
+    }
+}
+
+/* The batch so far failed in one savepoint: roll it back and write its
+ * rows again, each in its own savepoint; the rest of the batch too. */
+static int redo_batch(struct db *d, struct import_job *ij, const struct db_txn_mark *mark,
+                      int64_t errors_kept, struct ax_err *err)
+{
+    if (db_savepoint_end(d, "imp_batch", mark, true, err))
+        return -1;
+    forget_refs(ij->plan);
+    ij->one_savepoint = false;
+    ij->errors_kept = errors_kept;
+    memset(&ij->delta, 0, sizeof ij->delta);
+    struct csvio_row row;
+    for (size_t i = 0; i < ij->stash->n; i++) {
+        if (stash_row(ij->stash, i, &row, err) || import_row(d, ij, &row, err))
+            return -1;
+        if (sqlite3_get_autocommit(db_handle(d)))
+            return ax_fail(err, AX_EUNAVAIL, "the import's transaction was rolled back");
+    }
+    return 0;
+}
+
 /* Up to BATCH_ROWS rows and the job's progress, in one transaction. */
 static int run_batch(struct db *d, void *arg, struct ax_err *err)
 {
@@ -1301,17 +1472,44 @@ static int run_batch(struct db *d, void *arg, struct ax_err *err)
     memset(&ij->delta, 0, sizeof ij->delta);
     double until = time_mono() + BATCH_SECONDS;
     struct csvio_row row;
+    struct db_txn_mark mark;
+    int64_t errors_kept = ij->errors_kept;
+    /* Put-off rows move between passes: those batches keep per-row savepoints. */
+    ij->one_savepoint = !ij->plan->has_self_ref;
+    if (ij->one_savepoint) {
+        if (!ij->stash && !(ij->stash = calloc(1, sizeof *ij->stash)))
+            return ax_fail(err, AX_EINTERNAL, "out of memory");
+        if (!ij->stash->text.max)
+            buf_init(&ij->stash->text, 0);
+        stash_reset(ij->stash);
+        if (db_savepoint(d, "imp_batch", &mark, err))
+            return -1;
+    }
+    bool open = ij->one_savepoint;
     for (int n = 0; n < BATCH_ROWS; n++) {
         int rc = next_row(ij, &row, err);
         if (rc < 0)
             return -1;
         if (rc == 0)
             break;
-        if (import_row(d, ij, &row, err))
+        if (ij->one_savepoint && stash_add(ij->stash, &row, err))
             return -1;
+        rc = import_row(d, ij, &row, err);
+        if (rc == 1) {
+            open = false;
+            rc = redo_batch(d, ij, &mark, errors_kept, err);
+        }
+        if (rc)
+            return -1;
+        /* SQLite ended the transaction itself (I/O, full disk): stop here,
+         * before the next rows' statements commit one by one. */
+        if (sqlite3_get_autocommit(db_handle(d)))
+            return ax_fail(err, AX_EUNAVAIL, "the import's transaction was rolled back");
         if ((n & 63) == 63 && time_mono() > until)
             break;
     }
+    if (open && db_savepoint_end(d, "imp_batch", &mark, false, err))
+        return -1;
     return jobs_progress(d, ij->job->rid, &ij->delta, err);
 }
 
@@ -1408,6 +1606,7 @@ static void failure_text(const struct ax_err *e, char *out, size_t outsz)
 
 static void release(struct import_job *ij)
 {
+    stash_free(ij->stash);
     csvio_close(ij->rd);
     import_plan_free(ij->plan);
     free(ij->deferred);

@@ -51,36 +51,60 @@ json_t *jx_parse(const char *data, size_t len, struct ax_err *err)
     return v;
 }
 
-static int cmp_keys(const void *a, const void *b)
+struct member {
+    const char *key;
+    size_t len;
+    json_t *value;
+};
+
+static int cmp_members(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
 }
 
+/* Members taken with the iterator (key, length and value at once), not
+ * looked up again by key: dumps run on every write. */
 static int dump_object(struct buf *b, json_t *v, int flags)
 {
     size_t n = json_object_size(v);
-    const char *small[64];
-    const char **keys = n <= 64 ? small : malloc(n * sizeof *keys);
-    if (!keys)
+    struct member small[32];
+    struct member *m = n <= 32 ? small : malloc(n * sizeof *m);
+    if (!m)
         return -1;
     size_t i = 0;
-    const char *k;
-    json_t *x;
-    json_object_foreach(v, k, x)
-        keys[i++] = k;
-    if (flags & JX_SORT_KEYS)
-        qsort(keys, n, sizeof *keys, cmp_keys);
+    for (void *it = json_object_iter(v); it && i < n; it = json_object_iter_next(v, it), i++) {
+        m[i].key = json_object_iter_key(it);
+        m[i].len = json_object_iter_key_len(it);
+        m[i].value = json_object_iter_value(it);
+    }
+    n = i;
+    if ((flags & JX_SORT_KEYS) && n > 1)
+        qsort(m, n, sizeof *m, cmp_members);
     int rc = buf_addc(b, '{');
     for (i = 0; i < n && rc == 0; i++) {
         if (i)
             rc |= buf_addc(b, ',');
-        rc |= buf_add_json_str(b, keys[i], strlen(keys[i]));
+        rc |= buf_add_json_str(b, m[i].key, m[i].len);
         rc |= buf_addc(b, ':');
-        rc |= jx_dump(b, json_object_get(v, keys[i]), flags);
+        rc |= jx_dump(b, m[i].value, flags);
     }
-    if (keys != small)
-        free((void *)keys);
+    if (m != small)
+        free(m);
     return rc ? -1 : buf_addc(b, '}');
+}
+
+/* Decimal text of an integer, as printf's %lld would write it. */
+static int add_int(struct buf *b, json_int_t v)
+{
+    char digits[24], *p = digits + sizeof digits;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return buf_add(b, p, (size_t)(digits + sizeof digits - p));
 }
 
 int jx_dump(struct buf *b, json_t *v, int flags)
@@ -101,8 +125,7 @@ int jx_dump(struct buf *b, json_t *v, int flags)
     case JSON_STRING:
         return buf_add_json_str(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        return buf_adds(b, num);
+        return add_int(b, json_integer_value(v));
     case JSON_REAL: {
         /* 17 significant digits round-trip a double, as jansson does. */
         int n = snprintf(num, sizeof num, "%.17g", json_real_value(v));

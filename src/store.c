@@ -233,9 +233,20 @@ void store_init(void) { db_add_txn_hooks(&known_hooks); }
 static int exists_cached(struct db *d, int64_t tenant, const struct object_def *def,
                          const char *id, struct ax_err *err)
 {
+    /* "<id>/<tenant>", without printf: this runs for every reference. */
     char key[ID_MAX + 24];
-    snprintf(key, sizeof key, "%lld/%s", (long long)tenant, id);
-    if (known_ids && json_object_get(known_ids, key))
+    size_t n = strlen(id);
+    if (n >= ID_MAX)
+        return store_exists(d, tenant, def, id, err);
+    memcpy(key, id, n);
+    key[n++] = '/';
+    char digits[24];
+    int k = 0;
+    for (unsigned long long t = (unsigned long long)tenant; k == 0 || t; t /= 10)
+        digits[k++] = (char)('0' + t % 10);
+    while (k)
+        key[n++] = digits[--k];
+    if (known_ids && json_object_getn(known_ids, key, n))
         return 1;
     int found = store_exists(d, tenant, def, id, err);
     if (found == 1 && !sqlite3_get_autocommit(db_handle(d))) {
@@ -243,7 +254,7 @@ static int exists_cached(struct db *d, int64_t tenant, const struct object_def *
             json_decref(known_ids);
             known_ids = json_object();
         }
-        json_object_set_new(known_ids, key, json_true());
+        json_object_setn_new(known_ids, key, n, json_true());
     }
     return found;
 }
@@ -293,23 +304,19 @@ static int check_refs(struct db *d, int64_t tenant, const struct object_def *def
         if (old && json_equal(v, json_object_get(old, f->name)))
             continue;
         const struct object_def *target = model_find(f->ref);
-        json_t *ids = f->type == FT_REF ? json_pack("[O]", v) : json_incref(v);
-        size_t k;
-        json_t *e;
-        json_array_foreach(ids, k, e) {
+        size_t count = f->type == FT_REF ? 1 : json_array_size(v);
+        for (size_t k = 0; k < count; k++) {
+            json_t *e = f->type == FT_REF ? v : json_array_get(v, k);
             const char *id = json_string_value(e);
             int found = id ? exists_cached(d, tenant, target, id, err) : 0;
-            if (found < 0) {
-                json_decref(ids);
+            if (found < 0)
                 return -1;
-            }
             if (!found) {
                 char ptr[96];
                 snprintf(ptr, sizeof ptr, "/%s", f->name);
                 ax_field(err, ptr, "no %s with id '%.60s'", target->singular, id ? id : "");
             }
         }
-        json_decref(ids);
     }
     return err && err->code != AX_OK ? -1 : 0;
 }
@@ -1154,12 +1161,16 @@ static int list_sql(const struct object_def *def, const struct store_query *q,
                 buf_addf(sql, " AND (%s IS NULL AND rid < ?)", e);
             else
                 buf_addf(sql, " AND ((%s IS NULL AND rid > ?) OR %s IS NOT NULL)", e, e);
+        } else if (!q->desc || (q->sort->flags & F_REQUIRED)) {
+            /* A row value seeks the (tenant_id, column) index to the cursor;
+             * the same test spelt with OR scanned from the first row (186 ms
+             * at 1M customers). Ascending, NULLs come first: none follow a
+             * value. Descending, they come last: only a required column has
+             * none. */
+            buf_addf(sql, " AND (%s, rid) %s (?, ?)", e, cmp);
+            json_array_append(binds, v);
         } else {
-            /* NULLs sort first ascending and last descending (SQLite's order). */
-            if (q->desc)
-                buf_addf(sql, " AND (%s < ? OR (%s = ? AND rid < ?) OR %s IS NULL)", e, e, e);
-            else
-                buf_addf(sql, " AND (%s > ? OR (%s = ? AND rid > ?))", e, e);
+            buf_addf(sql, " AND (%s < ? OR (%s = ? AND rid < ?) OR %s IS NULL)", e, e, e);
             json_array_append(binds, v);
             json_array_append(binds, v);
         }

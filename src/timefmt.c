@@ -31,6 +31,27 @@ void time_format_ms(int64_t ms, char out[TIME_TEXT_MAX])
     struct tm tm;
     char tmp[96];   /* roomy enough for any int values, as gcc checks */
     gmtime_r(&s, &tm);
+    int year = tm.tm_year + 1900;
+    if (year >= 0 && year <= 9999) {
+        /* Every write stamps several times: digits by hand, not snprintf. */
+        const int v[] = {year / 100, year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                         tm.tm_min, tm.tm_sec};
+        static const char sep[] = {0, 0, '-', '-', 'T', ':', ':'};
+        char *p = out;
+        for (int i = 0; i < 7; i++) {
+            if (sep[i])
+                *p++ = sep[i];
+            *p++ = (char)('0' + v[i] / 10);
+            *p++ = (char)('0' + v[i] % 10);
+        }
+        *p++ = '.';
+        *p++ = (char)('0' + frac / 100);
+        *p++ = (char)('0' + frac / 10 % 10);
+        *p++ = (char)('0' + frac % 10);
+        *p++ = 'Z';
+        *p = '\0';
+        return;
+    }
     snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, frac);

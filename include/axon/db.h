@@ -89,6 +89,17 @@ int db_savepoint(struct db *d, const char *name, struct db_txn_mark *m, struct a
 int db_savepoint_end(struct db *d, const char *name, const struct db_txn_mark *m, bool failed,
                      struct ax_err *err);
 
+/* Where a transaction stands: rows changed and the hooks' marks. Work
+ * that failed without moving it (validation, a refused statement, which
+ * SQLite undoes itself) needs no savepoint to be undone; work that moved
+ * it does. Lets batches skip a savepoint per operation. */
+struct db_txn_point {
+    sqlite3_int64 changes;
+    struct db_txn_mark mark;
+};
+void db_txn_point(struct db *d, struct db_txn_point *p);
+bool db_txn_moved(struct db *d, const struct db_txn_point *p);
+
 /* Hook run on every new connection (e.g. to register the search tokenizer). */
 typedef int (*db_conn_hook)(sqlite3 *h);
 void db_set_conn_hook(db_conn_hook hook);

@@ -81,6 +81,7 @@ struct req {
     write_fn write_run;                /* runs on the writer thread */
     void *write_arg;
     void (*write_arg_free)(void *);
+    int write_nheaders;                /* headers set before the write */
     double started;
     size_t discarded;                  /* body bytes dropped after an early reply */
 };
@@ -116,6 +117,11 @@ void http_reply_stream(struct req *r, int status, const char *type,
  * the group commit); if the commit fails the reply becomes a 503. `arg` is
  * freed with `arg_free` when the request ends. */
 void http_write(struct req *r, write_fn run, void *arg, void (*arg_free)(void *));
+/* The same for a `run` that only reads and writes the database and fills
+ * the reply, so the writer may run it again after rolling its batch back
+ * (the reply of a first attempt is dropped): lets batches of such writes
+ * skip a savepoint per write. */
+void http_write_rerunnable(struct req *r, write_fn run, void *arg, void (*arg_free)(void *));
 
 /* Is the caller allowed (role bits)? Replies 403 and returns false if not. */
 bool http_require_role(struct req *r, int roles);

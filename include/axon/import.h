@@ -22,8 +22,10 @@
  * Every row goes through model_coerce() and store_create/store_update, so
  * it is validated, audited (actor "import_job"), indexed and gets the
  * object rules; bad rows land in job_errors and do not stop good ones.
- * Rows are written in batches through writer_exec(), each row in its own
- * savepoint, with the job's progress in the same transaction.
+ * Rows are written in batches through writer_exec(), with the job's
+ * progress in the same transaction; a row that fails is undone alone (a
+ * batch runs in one savepoint and is written again row by row, each in its
+ * own, when a row failed after writing).
  *
  * A plan owns its caches; import_plan_free() frees it. Output buffers
  * belong to the caller.

@@ -17,6 +17,8 @@
 #include "axon/db.h"
 #include "axon/error.h"
 
+#include <stdbool.h>
+
 struct write_op;
 typedef int (*write_fn)(struct db *d, void *arg, struct ax_err *err);
 typedef void (*write_done_fn)(struct write_op *op);
@@ -27,6 +29,10 @@ struct write_op {
     void *arg;
     struct ax_err err;
     int rc;                  /* 0 ok, -1 failed (err says why) */
+    /* It only reads and writes the database and fills its reply, so it
+     * may run again after its batch was rolled back: such batches skip
+     * the savepoint per operation (see writer.c). */
+    bool rerunnable;
     struct write_op *next;   /* queue link, owned by the writer */
     /* for writer_exec */
     int finished;

@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from conftest import AXON, Api, unique
+from conftest import AXON, Api, run_cli, unique
 from helpers import (add_key, add_user, assert_problem, all_pages, extra_tenant, get_json,
                      missing_id, sign_in)
 from import_helpers import (COMPLAINTS_CSV, PIPELINE_DIR, REVIEWS_CSV, TICKETS_CSV, job_errors,
@@ -345,6 +345,43 @@ def test_cli_import_reports_bad_rows_and_bad_options(server, cli_tenant, tmp_pat
     assert len(get_json(api, "/api/v1/jobs?limit=200")["data"]) == jobs_before
     p = server.cli("import", "--tenant", tenant["slug"], check=False)
     assert p.returncode == 2 and "usage: axon import" in p.stderr
+
+
+def test_cli_import_undoes_a_row_that_fails_after_writing(tmp_path):
+    """Batches run in one savepoint; a row that fails after its first write
+    (here: its audit row, refused by a trigger) rolls the batch back and the
+    batch is written again row by row, so only that row is missing, every
+    other row has its one audit row and the chain's numbers have no gap."""
+    import sqlite3
+    db, var = str(tmp_path / "axon.db"), str(tmp_path / "var")
+    run_cli(db, var, "tenant", "create", "Redo")
+    con = sqlite3.connect(db)
+    con.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit "
+                "WHEN NEW.changes LIKE '%Unit 0003\"%' OR NEW.changes LIKE '%Unit 0700\"%' "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    con.commit()
+    f = tmp_path / "units.csv"
+    f.write_text("name,description\n" +
+                 "".join(f"Unit {i:04d},row {i}\n" for i in range(1, 1201)) +
+                 "Unit 0001,a duplicate key: updates row 1\n")
+    p = run_cli(db, var, "import", "--tenant", "redo", "--object", "units", "--file", str(f),
+                "--key", "name")
+    assert "1201 rows in" in p.stdout, p.stdout
+    assert "1198 created, 1 updated, 0 unchanged, 2 failed" in p.stdout, p.stdout
+    assert re.search(r"^    row 3: audit insert: refused by the test$", p.stdout, re.M), p.stdout
+    assert re.search(r"^    row 700: audit insert: refused by the test$", p.stdout, re.M), p.stdout
+    names = [r[0] for r in con.execute("SELECT name FROM units ORDER BY name")]
+    assert len(names) == 1198 and "Unit 0003" not in names and "Unit 0700" not in names
+    assert con.execute("SELECT description FROM units WHERE name='Unit 0001'").fetchone()[0] == \
+        "a duplicate key: updates row 1"
+    rows = con.execute("SELECT seq, object_id, action FROM audit WHERE object='units' "
+                       "ORDER BY seq").fetchall()
+    assert len(rows) == 1199
+    seqs = [r[0] for r in con.execute("SELECT seq FROM audit ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    ids = {r[0] for r in con.execute("SELECT id FROM units")}
+    assert {r[1] for r in rows} == ids
+    con.close()
 
 
 # ---- 3. tickets, reviews and search ----------------------------------------

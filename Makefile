@@ -1,6 +1,6 @@
 # Axon - multi-tenant CRM server.  `make run` serves the demo; `make test` tests.
 CC      ?= gcc
-PKGS    := libmicrohttpd sqlite3 lua5.4 jansson libcurl libsodium libarchive libutf8proc
+PKGS    := libmicrohttpd sqlite3 lua5.4 jansson libcurl libsodium libarchive libutf8proc libcrypto
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Iinclude -Ibuild/gen
 LDLIBS  += -lcsv -lm -pthread
@@ -20,7 +20,7 @@ all: axon
 deps:
 	@scripts/deps.sh build
 
-build/flags: | build
+build/flags: Makefile | build
 	@pkg-config --cflags $(PKGS) > build/cflags.new && pkg-config --libs $(PKGS) > build/libs.new
 	@mv build/cflags.new build/cflags && mv build/libs.new build/libs && touch build/flags
 

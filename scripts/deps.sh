@@ -5,7 +5,7 @@ set -eu
 level=${1:-build}
 
 pkgs="gcc make pkg-config libmicrohttpd-dev libsqlite3-dev sqlite3 liblua5.4-dev
-libjansson-dev libcurl4-openssl-dev libsodium-dev libarchive-dev libutf8proc-dev libcsv-dev"
+libjansson-dev libcurl4-openssl-dev libssl-dev libsodium-dev libarchive-dev libutf8proc-dev libcsv-dev"
 case $level in
   test|bench) pkgs="$pkgs libcmocka-dev python3 python3-pytest python3-jsonschema python3-requests"
     # Browser tests: Debian's chromium, a CJK font so Chinese renders, and

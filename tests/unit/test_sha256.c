@@ -46,7 +46,7 @@ static void test_matches_libsodium(void **state)
         crypto_hash_sha256(b, buf, n);
         assert_memory_equal(a, b, SHA256_LEN);
     }
-    printf("sha256: %s\n", sha256_hw() ? "CPU instructions" : "libsodium");
+    printf("sha256: libcrypto (CPU SHA instructions %s)\n", sha256_hw() ? "present" : "absent");
 }
 
 int main(void)

@@ -22,15 +22,6 @@
 static bool admin(struct req *r) { return http_require_role(r, ROLE_ADMIN); }
 static bool leads(struct req *r) { return http_require_role(r, ROLES_LEADS); }
 
-static void reply_out(struct req *r, int rc, struct buf *out, const struct ax_err *e, int status)
-{
-    if (rc)
-        http_reply_error(r, e);
-    else
-        http_reply_buf(r, status, out);
-    buf_free(out);
-}
-
 /* ---- uploads ---- */
 
 static bool upload_type_ok(struct req *r)
@@ -56,19 +47,6 @@ static bool upload_present(struct req *r)
     http_reply_problem(r, AX_EBADREQ, "no CSV: send it as the body (text/csv) or as the "
                                       "multipart/form-data field 'file'");
     return false;
-}
-
-/* The file name the client gave, kept when it is plain text. */
-static void file_name(struct req *r, char *out, size_t outsz)
-{
-    const char *name = r->upload_name ? r->upload_name : http_query(r, "filename");
-    const char *slash = name ? strrchr(name, '/') : NULL;
-    if (slash)
-        name = slash + 1;
-    bool ok = name && *name && strlen(name) < 120 && text_valid_utf8(name, strlen(name));
-    for (const char *p = name; ok && *p; p++)
-        ok = (unsigned char)*p >= 0x20 && *p != '\\' && *p != 0x7f;
-    snprintf(out, outsz, "%s", ok ? name : "upload.csv");
 }
 
 struct query_check {
@@ -178,7 +156,7 @@ void api_dict_upload(struct req *r)
     }
     u->r = r;
     u->activate = !act || !strcmp(act, "true");
-    file_name(r, u->name, sizeof u->name);
+    http_upload_name(r, "upload.csv", u->name, sizeof u->name);
     intent_report_init(&u->report);
     struct ax_err e;
     ax_err_clear(&e);
@@ -213,7 +191,7 @@ void api_dicts_list(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, intents_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
+    http_reply_result(r, intents_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
 }
 
 void api_dict_get(struct req *r)
@@ -226,7 +204,7 @@ void api_dict_get(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, intents_describe(d, r->ctx.tenant, v, &out, &e), &out, &e, 200);
+    http_reply_result(r, intents_describe(d, r->ctx.tenant, v, &out, &e), &out, &e, 200);
 }
 
 struct activate {
@@ -320,7 +298,7 @@ void api_intents_test(struct req *r)
     buf_init(&out, 0);
     int rc = tags_text(d, r->ctx.tenant, version, text, strlen(text), true, &out, &e);
     json_decref(body);
-    reply_out(r, rc, &out, &e, 200);
+    http_reply_result(r, rc, &out, &e, 200);
 }
 
 /* ---- models ---- */
@@ -399,7 +377,7 @@ void api_model_create(struct req *r)
         return;
     }
     m->r = r;
-    file_name(r, m->name, sizeof m->name);
+    http_upload_name(r, "upload.csv", m->name, sizeof m->name);
     struct ax_err e;
     ax_err_clear(&e);
     m->options = models_check_upload(r->upload_path, (long long)r->upload_size, given, m->name,
@@ -426,7 +404,7 @@ void api_models_list(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, models_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
+    http_reply_result(r, models_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
 }
 
 static bool model_id_ok(struct req *r)
@@ -447,7 +425,7 @@ void api_model_get(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, models_describe(d, r->ctx.tenant, r->params[0], &out, &e), &out, &e, 200);
+    http_reply_result(r, models_describe(d, r->ctx.tenant, r->params[0], &out, &e), &out, &e, 200);
 }
 
 static int run_model_activate(struct db *d, void *arg, struct ax_err *err)
@@ -490,7 +468,7 @@ void api_model_predict(struct req *r)
         models_release(&m);
     }
     json_decref(body);
-    reply_out(r, rc, &out, &e, 200);
+    http_reply_result(r, rc, &out, &e, 200);
 }
 
 /* ---- tags and profiles ---- */
@@ -505,7 +483,7 @@ static void tags_of(struct req *r, const char *object)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, tags_describe(d, r->ctx.tenant, def, r->params[0], &out, &e), &out, &e, 200);
+    http_reply_result(r, tags_describe(d, r->ctx.tenant, def, r->params[0], &out, &e), &out, &e, 200);
 }
 
 void api_activity_tags(struct req *r) { tags_of(r, "activities"); }
@@ -521,6 +499,6 @@ void api_customer_intents(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, tags_profile(d, r->ctx.tenant, r->params[0], time_now_ms(), &out, &e), &out,
+    http_reply_result(r, tags_profile(d, r->ctx.tenant, r->params[0], time_now_ms(), &out, &e), &out,
               &e, 200);
 }

@@ -68,19 +68,6 @@ static json_t *upload_options(struct req *r)
     return o;
 }
 
-/* The uploaded file's name, for the audit trail's source ("import:<name>"). */
-static void upload_name(struct req *r, char *out, size_t outsz)
-{
-    const char *name = r->upload_name ? r->upload_name : http_query(r, "filename");
-    const char *slash = name ? strrchr(name, '/') : NULL;
-    if (slash)
-        name = slash + 1;
-    bool ok = name && *name && strlen(name) < 120 && text_valid_utf8(name, strlen(name));
-    for (const char *p = name; ok && *p; p++)
-        ok = (unsigned char)*p >= 0x20 && *p != '\\' && *p != 0x7f;
-    snprintf(out, outsz, "%s", ok ? name : "upload.csv");
-}
-
 /* ---- POST /api/v1/imports ---- */
 
 struct import_create {
@@ -135,7 +122,7 @@ static struct import_create *prepare_import(struct req *r, struct db *d, json_t 
         ax_fail(&e, AX_EUNAVAIL, "out of memory");
     if (w) {
         char name[128];
-        upload_name(r, name, sizeof name);
+        http_upload_name(r, "upload.csv", name, sizeof name);
         w->r = r;
         w->object = import_plan_object(p)->name;
         id_new("job", w->id);

@@ -21,15 +21,6 @@
 static bool admin(struct req *r) { return http_require_role(r, ROLE_ADMIN); }
 static bool leads(struct req *r) { return http_require_role(r, ROLES_LEADS); }
 
-static void reply_out(struct req *r, int rc, struct buf *out, const struct ax_err *e, int status)
-{
-    if (rc)
-        http_reply_error(r, e);
-    else
-        http_reply_buf(r, status, out);
-    buf_free(out);
-}
-
 /* A version as it appears in URLs: the manifest's version text. */
 static bool version_ok(struct req *r, const char *v)
 {
@@ -157,7 +148,7 @@ void api_packs_list(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, packs_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
+    http_reply_result(r, packs_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
 }
 
 void api_pack_get(struct req *r)
@@ -169,7 +160,7 @@ void api_pack_get(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, packs_describe(d, r->ctx.tenant, r->params[0], &out, &e), &out, &e, 200);
+    http_reply_result(r, packs_describe(d, r->ctx.tenant, r->params[0], &out, &e), &out, &e, 200);
 }
 
 void api_pack_version(struct req *r)
@@ -181,7 +172,7 @@ void api_pack_version(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, packs_version_describe(d, r->ctx.tenant, r->params[0], r->params[1], &out, &e),
+    http_reply_result(r, packs_version_describe(d, r->ctx.tenant, r->params[0], r->params[1], &out, &e),
               &out, &e, 200);
 }
 
@@ -199,7 +190,7 @@ void api_pack_file(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, packs_version_file(d, r->ctx.tenant, r->params[0], r->params[1], path, &out,
+    http_reply_result(r, packs_version_file(d, r->ctx.tenant, r->params[0], r->params[1], path, &out,
                                     &e), &out, &e, 200);
 }
 
@@ -223,7 +214,7 @@ void api_pack_runs(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, packs_runs(d, r->ctx.tenant, r->params[0], outcome, (int)limit, before, &out,
+    http_reply_result(r, packs_runs(d, r->ctx.tenant, r->params[0], outcome, (int)limit, before, &out,
                             &e), &out, &e, 200);
 }
 
@@ -257,7 +248,7 @@ static void list_deliveries(struct req *r, const char *pack_id)
     }
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, event_deliveries(d, r->ctx.tenant, pack_id, status, (int)limit, before, &out,
+    http_reply_result(r, event_deliveries(d, r->ctx.tenant, pack_id, status, (int)limit, before, &out,
                                   &e), &out, &e, 200);
 }
 
@@ -279,7 +270,7 @@ void api_pack_history(struct req *r)
     buf_reset(&out);
     if (rc == 0)
         rc = audit_history(d, r->ctx.tenant, r->params[0], (int)limit, before, &out, &e);
-    reply_out(r, rc, &out, &e, 200);
+    http_reply_result(r, rc, &out, &e, 200);
 }
 
 void api_outbound_list(struct req *r)
@@ -302,7 +293,7 @@ void api_outbound_list(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, outbound_list(d, r->ctx.tenant, status, (int)limit, after, &out, &e), &out, &e,
+    http_reply_result(r, outbound_list(d, r->ctx.tenant, status, (int)limit, after, &out, &e), &out, &e,
               200);
 }
 

@@ -17,15 +17,6 @@
 #define NOTE_MAX 1000
 #define RULE_MAX 200
 
-static void reply_out(struct req *r, int rc, struct buf *out, const struct ax_err *e)
-{
-    if (rc)
-        http_reply_error(r, e);
-    else
-        http_reply_buf(r, 200, out);
-    buf_free(out);
-}
-
 /* A JSON object body ({} when empty and `optional`); NULL: reply sent. */
 static json_t *object_body(struct req *r, bool optional)
 {
@@ -282,8 +273,8 @@ void api_reviews_list(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, review_list(d, r->ctx.tenant, month[0] ? month : NULL, status, rule, (int)limit,
-                             after, count && !strcmp(count, "true"), &out, &e), &out, &e);
+    http_reply_result(r, review_list(d, r->ctx.tenant, month[0] ? month : NULL, status, rule, (int)limit,
+                             after, count && !strcmp(count, "true"), &out, &e), &out, &e, 200);
 }
 
 static bool rate_param(struct req *r, const char *name, double *v)
@@ -319,7 +310,7 @@ void api_review_report(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, review_report(d, r->ctx.tenant, month, &t, &out, &e), &out, &e);
+    http_reply_result(r, review_report(d, r->ctx.tenant, month, &t, &out, &e), &out, &e, 200);
 }
 
 /* ---- rules ---- */
@@ -335,7 +326,7 @@ void api_rules_list(struct req *r)
     ax_err_clear(&e);
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, sugg_rules_list(d, r->ctx.tenant, &out, &e), &out, &e);
+    http_reply_result(r, sugg_rules_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
 }
 
 /* POST /api/v1/rules/retire {"rule": "pack/rule", "reason": "…"}: rule
@@ -373,5 +364,5 @@ void api_kpi_decision_chain(struct req *r)
     }
     struct buf out;
     buf_init(&out, 0);
-    reply_out(r, kpi_decision_chain(d, r->ctx.tenant, &q, &out, &e), &out, &e);
+    http_reply_result(r, kpi_decision_chain(d, r->ctx.tenant, &q, &out, &e), &out, &e, 200);
 }

@@ -880,3 +880,25 @@ void http_stop(void)
     MHD_stop_daemon(daemon_h);
     daemon_h = NULL;
 }
+
+void http_reply_result(struct req *r, int rc, struct buf *out, const struct ax_err *err,
+                       int status)
+{
+    if (rc)
+        http_reply_error(r, err);
+    else
+        http_reply_buf(r, status, out);
+    buf_free(out);
+}
+
+void http_upload_name(struct req *r, const char *fallback, char *out, size_t outsz)
+{
+    const char *name = r->upload_name ? r->upload_name : http_query(r, "filename");
+    const char *slash = name ? strrchr(name, '/') : NULL;
+    if (slash)
+        name = slash + 1;
+    bool ok = name && *name && strlen(name) < 120 && text_valid_utf8(name, strlen(name));
+    for (const char *p = name; ok && *p; p++)
+        ok = (unsigned char)*p >= 0x20 && *p != '\\' && *p != 0x7f;
+    snprintf(out, outsz, "%s", ok ? name : fallback);
+}

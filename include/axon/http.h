@@ -107,6 +107,10 @@ void http_reply(struct req *r, int status, const char *type, const char *body, s
 void http_reply_json(struct req *r, int status, const char *json);
 void http_reply_buf(struct req *r, int status, struct buf *b);   /* takes b's memory */
 void http_reply_error(struct req *r, const struct ax_err *err);
+/* The common end of a handler: `out` with `status` when rc is 0, else the
+ * error; frees `out` either way. */
+void http_reply_result(struct req *r, int rc, struct buf *out, const struct ax_err *err,
+                       int status);
 void http_reply_problem(struct req *r, enum ax_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void http_reply_stream(struct req *r, int status, const char *type,
@@ -122,6 +126,10 @@ void http_write(struct req *r, write_fn run, void *arg, void (*arg_free)(void *)
  * (the reply of a first attempt is dropped): lets batches of such writes
  * skip a savepoint per write. */
 void http_write_rerunnable(struct req *r, write_fn run, void *arg, void (*arg_free)(void *));
+
+/* The file name a client gave its upload (multipart, or ?filename=),
+ * without folders, when it is plain printable text; else `fallback`. */
+void http_upload_name(struct req *r, const char *fallback, char *out, size_t outsz);
 
 /* Is the caller allowed (role bits)? Replies 403 and returns false if not. */
 bool http_require_role(struct req *r, int roles);

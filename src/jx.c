@@ -44,8 +44,11 @@ json_t *jx_parse(const char *data, size_t len, struct ax_err *err)
     json_error_t je;
     json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!v) {
+        /* jansson's words name its own flags for this one */
+        const char *why = strstr(je.text, "JSON_ALLOW_NUL") ? "\\u0000 (NUL) is not allowed"
+                                                             : je.text;
         ax_fail_type(err, AX_EBADREQ, "malformed-json", "invalid JSON at line %d column %d: %s",
-                     je.line, je.column, je.text);
+                     je.line, je.column, why);
         return NULL;
     }
     return v;

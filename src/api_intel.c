@@ -2,6 +2,7 @@
  * profiles: the REST side of intents.h, models.h and tags.h. */
 #include "axon/api.h"
 
+#include "axon/csvio.h"
 #include "axon/import.h"
 #include "axon/intents.h"
 #include "axon/jx.h"
@@ -11,6 +12,7 @@
 #include "axon/text.h"
 #include "axon/timefmt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +136,40 @@ static void reply_unusable(struct req *r, const struct intent_report *rep, struc
     http_reply_error(r, e);
 }
 
+/* The encoding a client declared: ?encoding=, else the charset of the
+ * Content-Type (text/csv; charset=iso-8859-1). "" when none. */
+static void declared_charset(struct req *r, char *out, size_t outsz)
+{
+    const char *q = http_query(r, "encoding");
+    const char *ct = http_header(r, "Content-Type");
+    const char *cs = ct ? strcasestr(ct, "charset=") : NULL;
+    if (q)
+        snprintf(out, outsz, "%s", q);
+    else if (cs)
+        snprintf(out, outsz, "%.*s", (int)strcspn(cs + 8, "; \t\""), cs + 8 + (cs[8] == '"'));
+    else
+        out[0] = '\0';
+}
+
+static void add_warning(struct intent_report *rep, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void add_warning(struct intent_report *rep, const char *fmt, ...)
+{
+    struct intent_issue *grown = realloc(rep->warnings, (rep->nwarnings + 1) * sizeof *grown);
+    if (!grown)
+        return;
+    rep->warnings = grown;
+    struct intent_issue *w = &rep->warnings[rep->nwarnings++];
+    w->row = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->message, sizeof w->message, fmt, ap);
+    va_end(ap);
+}
+
 void api_dict_upload(struct req *r)
 {
-    static const char *const params[] = {"activate", "filename", NULL};
+    static const char *const params[] = {"activate", "filename", "encoding", NULL};
     if (!admin(r) || !upload_type_ok(r) || !only_params(r, params) || !upload_present(r))
         return;
     const char *act = http_query(r, "activate");
@@ -161,10 +194,21 @@ void api_dict_upload(struct req *r)
     struct ax_err e;
     ax_err_clear(&e);
     /* Compiling takes a while for big tables: here, not on the writer. */
-    if (intent_dict_load_csv(r->upload_path, &u->dict, &u->report, &e)) {
+    char declared[CSVIO_ENCODING_MAX];
+    declared_charset(r, declared, sizeof declared);
+    if (intent_dict_load_csv_as(r->upload_path, declared, &u->dict, &u->report, &e)) {
         reply_unusable(r, &u->report, &e);
         dict_upload_free(u);
         return;
+    }
+    /* A table that lost more rows than it kept was most likely read with the
+     * wrong encoding: keep it as a version, but do not make it active. */
+    if (u->activate && u->report.rows_rejected > u->report.rows_accepted) {
+        u->activate = false;
+        add_warning(&u->report, "not activated: more rows were rejected (%lld) than accepted "
+                    "(%lld); if the encoding (%s) is wrong, upload again with ?encoding=, "
+                    "else activate this version by hand", u->report.rows_rejected,
+                    u->report.rows_accepted, u->report.encoding);
     }
     http_write(r, run_dict_upload, u, dict_upload_free);
 }

@@ -200,13 +200,31 @@ void api_suggestion_complete(struct req *r) { decide(r, SUGG_COMPLETE); }
 
 void api_review_sample(struct req *r)
 {
-    static const struct member_rule rules[] = {{"month", true, false, 7}};
+    static const struct member_rule rules[] = {{"month", true, false, 7},
+                                               {"partial", false, true, 0}};
     if (!http_require_role(r, ROLES_LEADS))
         return;
     json_t *body = object_body(r, false);
     if (!body)
         return;
-    if (!members_ok(r, body, rules, 1)) {
+    if (!members_ok(r, body, rules, 2)) {
+        json_decref(body);
+        return;
+    }
+    /* A sample is stored for good: drawn before its month is over it would
+     * miss the rest of the month. That takes saying so. */
+    char now[8];
+    review_month_of(time_now_ms(), 0, now);
+    const char *month = member(body, "month");
+    char start[TIME_TEXT_MAX], end[TIME_TEXT_MAX];
+    if (month && review_month_range(month, start, end) == 0 && strcmp(month, now) >= 0 &&
+        !json_is_true(json_object_get(body, "partial"))) {
+        struct ax_err e;
+        ax_err_clear(&e);
+        ax_field(&e, "/month", "%s is not over yet; a sample is kept for good, so send "
+                 "\"partial\": true to draw it from what there is now", month);
+        ax_fail_type(&e, AX_EINVALID, "month-not-over", "the month is not over yet");
+        http_reply_error(r, &e);
         json_decref(body);
         return;
     }

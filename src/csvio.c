@@ -442,12 +442,33 @@ int csvio_check_encoding(const char *name, char out[CSVIO_ENCODING_MAX], struct 
 }
 
 /* Valid UTF-8, allowing the sample to end inside a character. */
+/* Is the sample UTF-8? Entirely valid is; so is text whose multi-byte
+ * sequences are overwhelmingly valid with a stray bad byte or two (a file
+ * cut inside a character, one mistyped byte): by chance, text in GB18030 or
+ * Windows-1252 almost never forms valid UTF-8 sequences, so many valid ones
+ * mean UTF-8, and the bad bytes are reported row by row rather than the
+ * whole file being misread. */
 static bool sample_utf8(const char *s, size_t n, bool cut)
 {
     for (size_t drop = 0; drop <= (cut ? 3u : 0u) && drop <= n; drop++)
         if (text_valid_utf8(s, n - drop))
             return true;
-    return false;
+    size_t valid_multi = 0, invalid = 0;
+    for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        int cp = 0, k = text_decode(s + i, n - i, &cp);
+        if (k > 1) {
+            valid_multi++;
+            i += (size_t)k;
+        } else {
+            invalid++;
+            i++;
+        }
+    }
+    return valid_multi >= 16 && invalid * 50 <= valid_multi;
 }
 
 /* Does the sample decode as GB18030 into mostly CJK characters? */

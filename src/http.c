@@ -366,11 +366,21 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
                                  const char *transfer_encoding, const char *data, uint64_t off,
                                  size_t size)
 {
-    (void)kind; (void)content_type; (void)transfer_encoding; (void)off;
+    (void)kind; (void)content_type; (void)transfer_encoding;
     struct req *r = cls;
     if (filename) {
         if (r->form_field)
             form_flush(r);
+        /* One file, in the field named "file": a second part would be
+         * appended to the first, and another field is a client's mistake. */
+        if (!key || strcmp(key, "file")) {
+            r->upload_problem = "send the file in the multipart field named 'file'";
+            return MHD_NO;
+        }
+        if (off == 0 && r->upload_name) {
+            r->upload_problem = "send one file per upload";
+            return MHD_NO;
+        }
         if (!r->upload_name)
             r->upload_name = strdup(filename);
         return upload_write(r, data, size) == 0 ? MHD_YES : MHD_NO;
@@ -607,7 +617,8 @@ static void on_body(struct req *r, const char *data, size_t n)
     if (r->route->flags & RT_UPLOAD) {
         if (r->pp) {
             if (MHD_post_process(r->pp, data, n) != MHD_YES && !r->too_large)
-                http_reply_problem(r, AX_EBADREQ, "malformed multipart/form-data upload");
+                http_reply_problem(r, AX_EBADREQ, "%s", r->upload_problem
+                                   ? r->upload_problem : "malformed multipart/form-data upload");
         } else if (upload_write(r, data, n) && !r->too_large) {
             http_reply_problem(r, AX_EUNAVAIL, "could not store the upload");
         }

@@ -419,6 +419,13 @@ static char *fold_term(const char *term, const char **why)
         *why = "is empty";
         return NULL;
     }
+    /* Punctuation, marks or invisible characters alone would hit every
+     * hyphen or every zero-width space in every text. */
+    if (!text_has_words(f, w)) {
+        free(f);
+        *why = "has no letter or digit";
+        return NULL;
+    }
     if (cps > INTENT_TERM_MAX_CHARS) {
         free(f);
         *why = "is longer than 200 characters";
@@ -478,7 +485,7 @@ static const char *check_entry(const struct intent_entry *e, struct work *w, cha
         goto out;
     }
     if (!(isfinite(e->weight) && e->weight > 0 && e->weight <= INTENT_WEIGHT_MAX)) {
-        snprintf(msg, cap, "weight %g is not in (0, 100]", e->weight);
+        snprintf(msg, cap, "weight %.10g is not in (0, 100]", e->weight);
         why = msg;
         goto out;
     }
@@ -938,6 +945,10 @@ static bool parse_weight(const char *s, double *w)
         *w = 1.0;
         return true;
     }
+    /* Decimal only: strtod would take 0x10 as 16, and inf or nan. */
+    for (const char *p = s; *p && !ascii_space[(unsigned char)*p]; p++)
+        if (!strchr("0123456789.eE+-", *p))
+            return false;
     char *end;
     *w = strtod(s, &end);
     while (*end && ascii_space[(unsigned char)*end])
@@ -981,6 +992,12 @@ static int add_row(struct rows *rs, const struct csvio_row *row, const int cols[
 int intent_dict_load_csv(const char *path, struct intent_dict **out,
                          struct intent_report *report, struct ax_err *err)
 {
+    return intent_dict_load_csv_as(path, NULL, out, report, err);
+}
+
+int intent_dict_load_csv_as(const char *path, const char *encoding, struct intent_dict **out,
+                            struct intent_report *report, struct ax_err *err)
+{
     *out = NULL;
     if (!report)
         return ax_fail(err, AX_EINTERNAL, "intent_dict_load_csv needs a report");
@@ -993,6 +1010,9 @@ int intent_dict_load_csv(const char *path, struct intent_dict **out,
     char enc[CSVIO_ENCODING_MAX];
     bool bom = false;
     if (csvio_sniff(path, enc, &bom, err))
+        return -1;
+    /* A byte-order mark wins over what the client declared (csvio does so). */
+    if (encoding && *encoding && !bom && csvio_check_encoding(encoding, enc, err))
         return -1;
     snprintf(report->encoding, sizeof report->encoding, "%s", enc);
     report->bom = bom;

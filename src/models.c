@@ -644,11 +644,12 @@ int models_predict(const struct models_ref *m, const char *text, size_t len, str
     json_t *p = json_object();
     for (int i = 0; i < n; i++)
         json_object_set_new(p, clf_model_label(m->model, i), json_real(probs[i]));
-    double s = m->sentiment ? clf_sentiment(m->model, text, len) : 0;
+    bool scored = m->sentiment && text_has_words(text, len);
+    double s = scored ? clf_sentiment(m->model, text, len) : 0;
     return dump(out, json_pack("{s:s,s:I,s:s,s:o,s:o}", "model_id", m->id, "model_version",
                                (json_int_t)m->version, "label", clf_model_label(m->model, best),
                                "probabilities", p, "sentiment",
-                               m->sentiment ? json_real(s) : json_null()), err);
+                               scored ? json_real(s) : json_null()), err);
 }
 
 /* ---- the training job ---- */

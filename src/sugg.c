@@ -66,6 +66,27 @@ int sugg_prepare(struct db *d, const struct ax_ctx *c, json_t *old, json_t *rec,
     if (!old)
         return check_new(d, c, rec, err);
     const char *was = str(old, "status"), *now = str(rec, "status");
+    /* Who made it stays as it was: the per-rule report counts on it. */
+    if (!json_equal(json_object_get(old, "rule"), json_object_get(rec, "rule")) ||
+        !json_equal(json_object_get(old, "rule_version"), json_object_get(rec, "rule_version"))) {
+        ax_field(err, "/rule", "the rule of a suggestion is fixed when it is made");
+        return -1;
+    }
+    /* Dismissed, completed and expired suggestions are history. */
+    if (is(was, "dismissed") || is(was, "completed") || is(was, "expired")) {
+        json_t *a = json_deep_copy(old), *b = json_deep_copy(rec);
+        static const char *const server[] = {"version", "updated_at", NULL};
+        for (int i = 0; server[i]; i++) {
+            json_object_del(a, server[i]);
+            json_object_del(b, server[i]);
+        }
+        bool same = json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+        if (!same)
+            return ax_fail_type(err, AX_ECONFLICT, "decided",
+                                "this suggestion was %s already; it cannot change", was);
+    }
     if (!was || !now || is(was, now))
         return 0;
     bool allowed = is(was, "open") || (is(was, "accepted") && is(now, "completed"));
@@ -74,8 +95,12 @@ int sugg_prepare(struct db *d, const struct ax_ctx *c, json_t *old, json_t *rec,
                             "this suggestion was %s already; it cannot become %s", was, now);
     char at[TIME_TEXT_MAX];
     time_format_ms(time_now_ms(), at);
-    /* Only open suggestions expire; the expiry itself is always allowed. */
+    /* Only open suggestions expire, and only when their time has come. */
     const char *expires = str(rec, "expires_at");
+    if (is(now, "expired") && !(expires && strcmp(expires, at) <= 0)) {
+        ax_field(err, "/status", "a suggestion expires by itself when expires_at has passed");
+        return -1;
+    }
     if (is(was, "open") && !is(now, "expired") && expires && strcmp(expires, at) <= 0)
         return ax_fail_type(err, AX_ECONFLICT, "expired",
                             "this suggestion expired at %s; it cannot be %s", expires, now);

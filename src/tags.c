@@ -112,11 +112,16 @@ static int write_result(const struct intent_dict *dict, const struct intent_resu
         return -1;
     buf_addc(b, '[');
     buf_addc(s, '{');
+    size_t kept = 0;
     for (size_t i = 0; i < res->nintents; i++) {
         const struct intent_score *sc = &res->intents[i];
+        /* Topic words alone (送餐, "delivery": weight 0.3) mention a
+         * subject without saying anything about it: not yet an intent. */
+        if (sc->score < TAGS_MIN_SCORE)
+            continue;
         const char *name = intent_dict_intent_name(dict, sc->intent);
-        out->top[i] = (struct tags_score){name, sc->score};
-        if (i) {
+        out->top[kept] = (struct tags_score){name, sc->score};
+        if (kept++) {
             buf_addc(b, ',');
             buf_addc(s, ',');
         }
@@ -136,6 +141,7 @@ static int write_result(const struct intent_dict *dict, const struct intent_resu
         add_num(s, sc->score);
     }
     buf_addc(s, '}');
+    out->nintents = kept;
     return buf_addc(b, ']');
 }
 
@@ -168,16 +174,18 @@ int tags_compute(const struct intent_dict *dict, const struct clf_model *model,
     struct intent_result res;
     int rc = intent_tag(dict, lay.text, lay.len, &res, err);
     if (rc == 0) {
-        out->nintents = res.nintents;
+        /* write_result counted the intents it kept */
         out->truncated = res.truncated;
         if (write_result(dict, &res, &lay, out))
             rc = ax_fail(err, AX_EINVALID, "the tags of this text are too large");
         intent_result_free(&res);
     }
     free(joined);
-    if (rc == 0 && model && (bl || sl))
-        out->sentiment = bl ? clf_sentiment(model, in->body, bl)
-                            : clf_sentiment(model, in->subject, sl);
+    /* Text with no words (only spaces, dashes, emoji) says nothing to score. */
+    const char *st = text_has_words(in->body ? in->body : "", bl) ? in->body : in->subject;
+    size_t stl = st == in->body ? bl : sl;
+    if (rc == 0 && model && stl && text_has_words(st, stl))
+        out->sentiment = clf_sentiment(model, st, stl);
     if (rc)
         tags_result_free(out);
     return rc;
@@ -812,7 +820,8 @@ int tags_sentiment(struct db *d, int64_t tenant, const char *text, size_t len, d
     struct models_ref model;
     if (models_acquire(d, tenant, NULL, &model, err))
         return -1;
-    *score = text_valid_utf8(text, len) && len ? clf_sentiment(model.model, text, len) : NAN;
+    *score = text_valid_utf8(text, len) && text_has_words(text, len)
+                 ? clf_sentiment(model.model, text, len) : NAN;
     models_release(&model);
     return 0;
 }

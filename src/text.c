@@ -96,3 +96,18 @@ bool text_is_cjk(int cp)
            (cp >= 0xF900 && cp <= 0xFAFF) ||   /* compatibility ideographs */
            (cp >= 0x20000 && cp <= 0x3134F);   /* ext B..G */
 }
+
+bool text_has_words(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        int cp = 0, k = text_decode(s + i, n - i, &cp);
+        if (k == 0)
+            return false;
+        utf8proc_category_t c = utf8proc_category(cp);
+        if ((c >= UTF8PROC_CATEGORY_LU && c <= UTF8PROC_CATEGORY_LO) ||
+            (c >= UTF8PROC_CATEGORY_ND && c <= UTF8PROC_CATEGORY_NO))
+            return true;
+        i += (size_t)k;
+    }
+    return false;
+}

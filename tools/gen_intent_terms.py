@@ -356,6 +356,8 @@ zh("dissatisfied", 2.5, "差评", "给差评", "给个差评", "必须差评", "
    "还不如", "不如以前", "大不如前", "越来越差", "一次比一次差", "水平下降",
    "退钱", "把钱退了", "钱也不退", "不给退", "拒绝退款", "不给处理", "没有解决",
    "一直没解决", "问题没解决", "还是没解决")
+en("dissatisfied", 2.5, "unsatisfactory", "false advertisement", "not getting what i am paying for",
+   "not getting what i pay for", "unbelievable treatment")
 en("dissatisfied", 2.5, "not satisfied", "unsatisfied", "dissatisfied", "very dissatisfied",
    "extremely dissatisfied", "not happy", "unhappy", "very unhappy", "disappointed",
    "very disappointed", "extremely disappointed", "so disappointed", "disappointing",
@@ -497,6 +499,8 @@ en("billing_issue", 2.5, "billing", "billing issue", "billing issues", "billing 
    "deducted", "collections", "sent to collections", "collection agency",
    "credit report", "credit score", "past due", "overdue", "invoice error",
    "wrong invoice", "incorrect invoice", "prorated", "pro-rated")
+en("billing_issue", 2.5, "overcharge", "overcharges", "overcharging me", "over the limit",
+   "over my limit", "keeps charging", "charging me", "data usage", "usage charges")
 en("billing_issue", 1.0, "credit", "credits", "balance", "statement", "payment", "payments",
    "invoice", "invoices", "charge", "charges", "bill", "bills", "my bill", "monthly bill")
 zh("billing_issue", 2.5, "扣费", "乱扣费", "重复扣费", "多扣费", "扣费错误", "莫名扣费",
@@ -560,7 +564,12 @@ en("outage", 2.5, "outage", "outages", "service outage", "network outage", "powe
    "lagging", "buffering", "pixelation", "pixelated", "no picture", "no sound",
    "no dial tone", "reboot", "rebooting", "reset the modem", "reset the router",
    "data loss", "lost data", "glitch", "glitches", "malfunction", "malfunctioning")
-en("outage", 1.0, "bug", "bugs", "broken")
+# Seen in real telecom complaints (Comcast, shared/data/complaints_en_real).
+en("outage", 2.0, "slowness", "slower than", "throttles", "throttling speed", "disrupted",
+   "disruption", "disruptions", "unreliable", "unreliable service", "spotty",
+   "spotty service", "connection drop", "connection drops", "frequent drops",
+   "keeps dropping", "dropping out", "speed issue", "internet issues")
+en("outage", 1.0, "slow", "bug", "bugs", "broken")
 en("outage", 0.5, "cable box", "modem", "router", "wifi", "wi-fi", "bandwidth")
 
 # ---------------------------------------------------------------- quality
@@ -689,6 +698,8 @@ en("support_failure", 0.5, "ticket", "case number", "reference number", "spoke t
    "chat support")
 en("support_failure", 1.0, "customer service", "customer support", "support ticket",
    "tech support", "technical support")
+en("support_failure", 2.5, "no help", "failure to respond", "unwilling to resolve",
+   "refuses to fix", "refuses to help", "no response", "never responded")
 en("support_failure", 2.0, "on hold", "hold time", "long hold times",
    "wait time", "waited on the phone", "called customer service",
    "called multiple times", "called several times", "called numerous times",

@@ -48,6 +48,7 @@ struct req {
     bool too_large;
     char *upload_path;                 /* temp file of an upload (owned, unlinked at end) */
     char *upload_name;                 /* file name the client gave a multipart upload (owned) */
+    const char *upload_problem;        /* why a multipart upload was refused (static text) */
     int upload_fd;
     size_t upload_size;
     json_t *form;                      /* text fields of a multipart upload */

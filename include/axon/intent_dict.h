@@ -116,6 +116,10 @@ int intent_dict_compile(const struct intent_entry *entries, size_t n,
  * and do not stop the good ones; `report` is required. */
 int intent_dict_load_csv(const char *path, struct intent_dict **out,
                          struct intent_report *report, struct ax_err *err);
+/* The same with the file's encoding declared ("ISO-8859-1", "GBK"); NULL
+ * or "" sniffs it. A byte-order mark still wins. */
+int intent_dict_load_csv_as(const char *path, const char *encoding, struct intent_dict **out,
+                            struct intent_report *report, struct ax_err *err);
 
 void intent_dict_free(struct intent_dict *d);
 

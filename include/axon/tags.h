@@ -41,6 +41,7 @@
 #include "axon/model.h"
 
 #define TAGS_HALF_LIFE_DAYS 30
+#define TAGS_MIN_SCORE 1.0      /* an intent is tagged from this score on */
 #define TAGS_HALF_LIFE_MS ((int64_t)TAGS_HALF_LIFE_DAYS * 86400000)
 
 /* Up to two fields of text; a NULL or empty one is left out. */

@@ -20,6 +20,9 @@ char *text_fold(const char *s, size_t n);
  * so "GTX Pro", "GTXPro" and "gtx-pro" share one key. NULL on bad input. */
 char *text_key(const char *s, size_t n);
 
+/* Does valid UTF-8 hold a letter or a digit (anything to score)? */
+bool text_has_words(const char *s, size_t n);
+
 /* Number of code points in valid UTF-8. */
 size_t text_length(const char *s, size_t n);
 

@@ -520,3 +520,54 @@ def test_the_scan_wants_the_permissions_of_the_host_api(fresh):
     assert "customers:read" in findings
     assert "axon.intents.mach is not a function" in findings
     assert "sentiment" not in findings
+
+
+def test_a_stray_byte_does_not_garble_a_table(server):
+    """One bad byte in a UTF-8 table: the file is still read as UTF-8 and
+    only that row is refused (it used to be read as another encoding)."""
+    from helpers import extra_tenant
+    _, api = extra_tenant(server, "enc")
+    rows = [("logistics_anxiety", f"物流太慢{i}", 1, "zh") for i in range(40)]
+    data = dictionary_csv(rows).replace("物流太慢7".encode(), b"\x93bad")
+    d = upload_dictionary(api, data)
+    assert d["encoding"] == "UTF-8", d
+    assert d["rows_accepted"] == 39 and d["rows_rejected"] == 1
+
+
+def test_a_mostly_rejected_table_is_not_activated(server):
+    from helpers import extra_tenant
+    _, api = extra_tenant(server, "enc2")
+    data = ("intent,term,weight,lang\n" + "".join(
+        f"bad intent {i},x,1,en\n" for i in range(5)) + "urgency,asap,1,en\n").encode()
+    d = upload_dictionary(api, data)
+    assert d["active"] is False
+    assert any("not activated" in w["message"] for w in d["warnings"]), d["warnings"]
+
+
+def test_a_declared_encoding_is_used(server):
+    from helpers import extra_tenant
+    _, api = extra_tenant(server, "enc3")
+    data = dictionary_csv([("dissatisfied", "naïve pricing", 2, "en")], encoding="latin-1")
+    d = upload_dictionary(api, data, query="?encoding=latin-1")
+    assert d["encoding"] == "ISO-8859-1" and d["rows_accepted"] == 1
+    d = upload_dictionary(api, data, headers={"Content-Type": "text/csv; charset=iso-8859-1"})
+    assert d["rows_accepted"] == 1
+    r = api.post("/api/v1/intents/test", {"text": "Their naïve pricing is a joke"})
+    assert [i["intent"] for i in r.json()["intents"]] == ["dissatisfied"]
+
+
+def test_one_file_per_upload_in_the_file_field(alpha):
+    from helpers import assert_problem
+    two = [("file", ("a.csv", b"intent,term\nurgency,asap\n", "text/csv")),
+           ("file", ("b.csv", b"intent,term\nurgency,now\n", "text/csv"))]
+    assert_problem(alpha.request("POST", "/api/v1/intents/dictionaries", files=two), 400)
+    other = {"other": ("a.csv", b"intent,term\nurgency,asap\n", "text/csv")}
+    body = assert_problem(alpha.request("POST", "/api/v1/intents/dictionaries", files=other), 400)
+    assert "'file'" in body["detail"]
+
+
+def test_texts_without_words_have_no_sentiment(alpha):
+    for text in ("   ", "—— !!! ——", "😀😀"):
+        r = alpha.post("/api/v1/intents/test", {"text": text})
+        assert r.status_code == 200, r.text
+        assert r.json()["sentiment"] is None, (text, r.json())

@@ -148,7 +148,7 @@ def decide(outcome, body=None):
 
 
 def verdict(api, admin):
-    review = admin.post("/api/v1/reviews/samples", {"month": this_month()}).json()["review_ids"][0]
+    review = admin.post("/api/v1/reviews/samples", {"month": this_month(), "partial": True}).json()["review_ids"][0]
     return api.post(f"/api/v1/reviews/{review}", {"shortened": True, "reason": "why not"}), None
 
 
@@ -167,7 +167,7 @@ SUGG_CALLS = {
     "/api/v1/suggestions/{id}/dismiss": decide("dismiss", {"reason": "not now"}),
     "/api/v1/suggestions/{id}/complete": decide("complete", {"note": "done"}),
     "/api/v1/reviews/samples": lambda api, admin: (
-        api.post("/api/v1/reviews/samples", {"month": this_month()}), None),
+        api.post("/api/v1/reviews/samples", {"month": this_month(), "partial": True}), None),
     "/api/v1/reviews/{id}": verdict,
     "/api/v1/rules/retire": retire,
 }

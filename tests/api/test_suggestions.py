@@ -306,7 +306,7 @@ def two_hundred(server):
 def test_the_monthly_sample_holds_5_percent_with_every_rule(two_hundred):
     tenant, api, made = two_hundred
     month = this_month()
-    r = api.post("/api/v1/reviews/samples", {"month": month})
+    r = api.post("/api/v1/reviews/samples", {"month": month, "partial": True})
     assert r.status_code == 200, r.text
     sample = r.json()
     assert sample["drawn_now"] and sample["month"] == month
@@ -324,10 +324,15 @@ def test_the_monthly_sample_holds_5_percent_with_every_rule(two_hundred):
     tenant_id = get_json(api, "/api/v1/tenant")["id"]
     assert ids == expected_sample(tenant_id, month, made)
 
-    again = api.post("/api/v1/reviews/samples", {"month": month}).json()
+    again = api.post("/api/v1/reviews/samples", {"month": month, "partial": True}).json()
     assert not again["drawn_now"]
     assert again["suggestion_ids"] == ids and again["review_ids"] == sample["review_ids"]
     assert again["id"] == sample["id"] and again["seed"] == sample["seed"]
+
+    # a month that is not over is drawn only when asked for explicitly
+    body = assert_problem(api.post("/api/v1/reviews/samples", {"month": month}), 422,
+                          "month-not-over", "/month")
+    assert "partial" in body["errors"][0]["detail"]
 
     trail = get_json(api, "/api/v1/audit?object=review_samples")["data"]
     assert len(trail) == 1 and trail[0]["object_id"] == sample["id"]
@@ -344,7 +349,7 @@ def test_samples_need_a_month_with_suggestions(two_hundred, beta):
                    "validation-error", "/month")
     # another tenant's suggestions are not in anyone else's sample
     before = get_json(beta, f"/api/v1/reviews?month={this_month()}")["data"]
-    r = beta.post("/api/v1/reviews/samples", {"month": this_month()})
+    r = beta.post("/api/v1/reviews/samples", {"month": this_month(), "partial": True})
     if r.status_code == 200:
         mine = {i for i, _ in two_hundred[2]}
         assert not mine & set(r.json()["suggestion_ids"])
@@ -356,7 +361,7 @@ def test_samples_need_a_month_with_suggestions(two_hundred, beta):
 def test_queue_verdicts_report_and_the_flag(server, two_hundred):
     tenant, api, made = two_hundred
     month = this_month()
-    sample = api.post("/api/v1/reviews/samples", {"month": month}).json()
+    sample = api.post("/api/v1/reviews/samples", {"month": month, "partial": True}).json()
     queue = get_json(api, f"/api/v1/reviews?month={month}&status=pending&count=true")
     assert queue["total"] == 10 and len(queue["data"]) == 10
     assert [q["suggestion_id"] for q in queue["data"]] == sample["suggestion_ids"]
@@ -415,7 +420,7 @@ def test_queue_verdicts_report_and_the_flag(server, two_hundred):
 
 def test_verdicts_are_checked(two_hundred):
     _, api, _ = two_hundred
-    sample = api.post("/api/v1/reviews/samples", {"month": this_month()}).json()
+    sample = api.post("/api/v1/reviews/samples", {"month": this_month(), "partial": True}).json()
     url = f"/api/v1/reviews/{sample['review_ids'][0]}"
     assert_problem(api.post(url, {"shortened": "yes", "reason": "x"}), 422, "validation-error",
                    "/shortened")
@@ -551,3 +556,16 @@ def test_kpi_compares_deals_that_followed_suggestions(team):
         ("without", 3, 30, 2)
     assert c["ratio"] == round(10 / 30, 4)
     assert kpi["total"]["count"] == 4
+
+
+def test_rule_status_and_history_are_not_for_clients_to_rewrite(team):
+    api = team[1]
+    s = api.create("suggestions", {"title": "x", "customer_id": team[2]["id"], "rule": "pack/a"})
+    assert_problem(api.patch(f"/api/v1/suggestions/{s['id']}", {"rule": "pack/b"}), 422,
+                   "validation-error", "/rule")
+    assert_problem(api.patch(f"/api/v1/suggestions/{s['id']}", {"status": "expired"}), 422,
+                   "validation-error", "/status")
+    r = api.post(f"/api/v1/suggestions/{s['id']}/dismiss", {"reason": "not relevant"})
+    assert r.status_code == 200, r.text
+    assert_problem(api.patch(f"/api/v1/suggestions/{s['id']}", {"title": "rewritten"}), 409,
+                   "decided")

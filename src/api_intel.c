@@ -226,17 +226,7 @@ static bool version_param(struct req *r, long long *v)
     return true;
 }
 
-void api_dicts_list(struct req *r)
-{
-    struct db *d = leads(r) ? api_read_db(r) : NULL;
-    if (!d)
-        return;
-    struct ax_err e;
-    ax_err_clear(&e);
-    struct buf out;
-    buf_init(&out, 0);
-    http_reply_result(r, intents_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
-}
+void api_dicts_list(struct req *r) { api_tenant_read(r, ROLES_LEADS, intents_list); }
 
 void api_dict_get(struct req *r)
 {
@@ -439,17 +429,7 @@ void api_model_create(struct req *r)
     http_write(r, run_model_create, m, model_create_free);
 }
 
-void api_models_list(struct req *r)
-{
-    struct db *d = leads(r) ? api_read_db(r) : NULL;
-    if (!d)
-        return;
-    struct ax_err e;
-    ax_err_clear(&e);
-    struct buf out;
-    buf_init(&out, 0);
-    http_reply_result(r, models_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
-}
+void api_models_list(struct req *r) { api_tenant_read(r, ROLES_LEADS, models_list); }
 
 static bool model_id_ok(struct req *r)
 {

@@ -71,6 +71,18 @@ struct db *api_read_db(struct req *r)
     return d;
 }
 
+void api_tenant_read(struct req *r, int roles, api_tenant_read_fn fn)
+{
+    struct db *d = http_require_role(r, roles) ? api_read_db(r) : NULL;
+    if (!d)
+        return;
+    struct ax_err e;
+    ax_err_clear(&e);
+    struct buf out;
+    buf_init(&out, 0);
+    http_reply_result(r, fn(d, r->ctx.tenant, &out, &e), &out, &e, 200);
+}
+
 static bool can_read(struct req *r, const struct object_def *def)
 {
     return http_require_role(r, def->read_roles);

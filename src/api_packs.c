@@ -139,17 +139,7 @@ void api_pack_upload(struct req *r)
 
 /* ---- reading ---- */
 
-void api_packs_list(struct req *r)
-{
-    struct db *d = leads(r) ? api_read_db(r) : NULL;
-    if (!d)
-        return;
-    struct ax_err e;
-    ax_err_clear(&e);
-    struct buf out;
-    buf_init(&out, 0);
-    http_reply_result(r, packs_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
-}
+void api_packs_list(struct req *r) { api_tenant_read(r, ROLES_LEADS, packs_list); }
 
 void api_pack_get(struct req *r)
 {

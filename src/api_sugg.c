@@ -333,19 +333,7 @@ void api_review_report(struct req *r)
 
 /* ---- rules ---- */
 
-void api_rules_list(struct req *r)
-{
-    if (!http_require_role(r, ROLES_LEADS))
-        return;
-    struct db *d = api_read_db(r);
-    if (!d)
-        return;
-    struct ax_err e;
-    ax_err_clear(&e);
-    struct buf out;
-    buf_init(&out, 0);
-    http_reply_result(r, sugg_rules_list(d, r->ctx.tenant, &out, &e), &out, &e, 200);
-}
+void api_rules_list(struct req *r) { api_tenant_read(r, ROLES_LEADS, sugg_rules_list); }
 
 /* POST /api/v1/rules/retire {"rule": "pack/rule", "reason": "…"}: rule
  * names hold '/', so the rule travels in the body, not the path. */

@@ -105,6 +105,12 @@ const struct object_def *api_object(struct req *r, const char *name);
 /* The calling thread's read connection; NULL (reply sent) if it cannot open. */
 struct db *api_read_db(struct req *r);
 
+/* A read of the caller's whole tenant (a list): check `roles`, run `fn` on
+ * the thread's connection and reply 200 with what it appended. */
+typedef int (*api_tenant_read_fn)(struct db *d, int64_t tenant, struct buf *out,
+                                  struct ax_err *err);
+void api_tenant_read(struct req *r, int roles, api_tenant_read_fn fn);
+
 /* Parse If-Match: -1 when absent or "*", else the version; -2 (reply sent) if malformed. */
 long long api_if_match(struct req *r);
 

@@ -38,6 +38,26 @@ long long api_if_match(struct req *r)
     return v;
 }
 
+int api_enum_param(struct req *r, const char *name, const char *const *allowed,
+                   const char **out)
+{
+    const char *v = http_query(r, name);
+    *out = v;
+    if (!v)
+        return 0;
+    char list[200];
+    size_t n = 0;
+    list[0] = '\0';
+    for (int i = 0; allowed[i]; i++) {
+        if (!strcmp(v, allowed[i]))
+            return 0;
+        n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s",
+                              i ? ", " : "", allowed[i]);
+    }
+    http_reply_problem(r, AX_EBADREQ, "'%s' must be one of %s", name, list);
+    return -1;
+}
+
 int api_int_param(struct req *r, const char *name, int dflt, int lo, int hi, long long *out)
 {
     const char *v = http_query(r, name);

@@ -191,15 +191,10 @@ void api_pack_runs(struct req *r)
     if (!d || api_int_param(r, "limit", 50, 1, 500, &limit) ||
         api_int_param(r, "after", 0, 0, 2000000000, &before))
         return;
-    const char *outcome = http_query(r, "outcome");
     static const char *const outcomes[] = {"ok", "error", "rejected", "killed", NULL};
-    bool ok = !outcome;
-    for (int i = 0; outcomes[i] && !ok; i++)
-        ok = !strcmp(outcome, outcomes[i]);
-    if (!ok) {
-        http_reply_problem(r, AX_EBADREQ, "outcome must be ok, error, rejected or killed");
+    const char *outcome;
+    if (api_enum_param(r, "outcome", outcomes, &outcome))
         return;
-    }
     struct ax_err e;
     ax_err_clear(&e);
     struct buf out;
@@ -215,15 +210,10 @@ static void list_deliveries(struct req *r, const char *pack_id)
     if (!d || api_int_param(r, "limit", 50, 1, 500, &limit) ||
         api_int_param(r, "after", 0, 0, 2000000000, &before))
         return;
-    const char *status = http_query(r, "status");
     static const char *const statuses[] = {"pending", "done", "dead", "skipped", NULL};
-    bool ok = !status;
-    for (int i = 0; statuses[i] && !ok; i++)
-        ok = !strcmp(status, statuses[i]);
-    if (!ok) {
-        http_reply_problem(r, AX_EBADREQ, "status must be pending, done, dead or skipped");
+    const char *status;
+    if (api_enum_param(r, "status", statuses, &status))
         return;
-    }
     struct ax_err e;
     ax_err_clear(&e);
     if (pack_id) {
@@ -269,12 +259,10 @@ void api_outbound_list(struct req *r)
     long long limit;
     if (!d || api_int_param(r, "limit", 50, 1, 500, &limit))
         return;
-    const char *status = http_query(r, "status"), *after = http_query(r, "after");
-    if (status && strcmp(status, "queued") && strcmp(status, "sent") &&
-        strcmp(status, "failed") && strcmp(status, "dead")) {
-        http_reply_problem(r, AX_EBADREQ, "status must be queued, sent, failed or dead");
+    static const char *const statuses[] = {"queued", "sent", "failed", "dead", NULL};
+    const char *status, *after = http_query(r, "after");
+    if (api_enum_param(r, "status", statuses, &status))
         return;
-    }
     if (after && strlen(after) >= ID_MAX) {
         http_reply_problem(r, AX_EBADREQ, "after must be an outbound id");
         return;

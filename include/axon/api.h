@@ -114,6 +114,11 @@ void api_tenant_read(struct req *r, int roles, api_tenant_read_fn fn);
 /* Parse If-Match: -1 when absent or "*", else the version; -2 (reply sent) if malformed. */
 long long api_if_match(struct req *r);
 
+/* A query parameter that is absent (*out = NULL) or one of `allowed`
+ * (NULL-terminated); -1 (reply sent: 400 naming them) otherwise. */
+int api_enum_param(struct req *r, const char *name, const char *const *allowed,
+                   const char **out);
+
 /* An integer query parameter in [lo, hi] with a default; -1 (reply sent) if bad. */
 int api_int_param(struct req *r, const char *name, int dflt, int lo, int hi, long long *out);
 
